@@ -1,0 +1,26 @@
+/**
+ * Errors the router throws at registration time. Lookups never throw: a miss
+ * is a result (see MatchKind), not an exception.
+ *
+ * Codes are stable; match on `err.code`, not on the message.
+ */
+export const ERR_ROUTE_INVALID = "FARAD_ERR_ROUTE_INVALID";
+export const ERR_ROUTE_CONFLICT = "FARAD_ERR_ROUTE_CONFLICT";
+export const ERR_ROUTE_METHOD_INVALID = "FARAD_ERR_ROUTE_METHOD_INVALID";
+export const ERR_ROUTE_OPTION_INVALID = "FARAD_ERR_ROUTE_OPTION_INVALID";
+
+export type RouteErrorCode =
+  | typeof ERR_ROUTE_INVALID
+  | typeof ERR_ROUTE_CONFLICT
+  | typeof ERR_ROUTE_METHOD_INVALID
+  | typeof ERR_ROUTE_OPTION_INVALID;
+
+export class RouteError extends Error {
+  readonly code: RouteErrorCode;
+
+  constructor(code: RouteErrorCode, message: string) {
+    super(message);
+    this.name = "RouteError";
+    this.code = code;
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * Turning param bytes into strings. Only done when a handler asks for a
+ * value, never during the lookup.
+ */
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+let scratch: Buffer = Buffer.allocUnsafe(256);
+
+// One-entry cache of a Buffer view over the last buffer seen: production
+// passes the same shared receive area every time, so this almost always hits
+// and lets us use Buffer's native latin1 slice without a new view per call.
+let lastBuf: Uint8Array | null = null;
+let lastView: Buffer = Buffer.alloc(0);
+
+function view(buf: Uint8Array): Buffer {
+  if (buf === lastBuf) return lastView;
+  lastBuf = buf;
+  lastView = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  return lastView;
+}
+
+function hexVal(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  c |= 0x20;
+  if (c >= 0x61 && c <= 0x66) return c - 0x61 + 10;
+  return -1;
+}
+
+/**
+ * Bytes as they are, for a value that is not (or cannot be) unescaped: ASCII
+ * as is; raw non-ASCII bytes as UTF-8 when they are valid UTF-8 (some clients
+ * send unencoded UTF-8), else one char per byte (latin1) so no byte is lost.
+ */
+function rawValue(buf: Uint8Array, start: number, end: number, ascii: boolean): string {
+  if (ascii) return view(buf).toString("latin1", start, end);
+  try {
+    return utf8.decode(buf.subarray(start, end));
+  } catch {
+    return view(buf).toString("latin1", start, end);
+  }
+}
+
+/**
+ * The string value of a param (or catch-all) found at buf[start, end).
+ *
+ * With `unescape` (the router's unescapePathValues, on by default) percent
+ * escapes are decoded and the resulting bytes read as UTF-8: `%2F` gives '/',
+ * `%C3%A9` gives 'é'. '+' stays '+' (that rule belongs to query strings). If
+ * any escape is malformed (`%`, `%G1`) or the decoded bytes are not valid
+ * UTF-8 (`%FF`), the whole value is returned raw, undecoded.
+ */
+export function paramValue(buf: Uint8Array, start: number, end: number, unescape: boolean): string {
+  let pct = false;
+  let ascii = true;
+  for (let i = start; i < end; i++) {
+    const c = buf[i]!;
+    if (c === 0x25) pct = true;
+    else if (c >= 0x80) ascii = false;
+  }
+  if (!pct || !unescape) return rawValue(buf, start, end, ascii);
+  if (scratch.length < end - start) scratch = Buffer.allocUnsafe(2 * (end - start));
+  const out = scratch;
+  let w = 0;
+  let decodedAscii = true;
+  for (let i = start; i < end; i++) {
+    let c = buf[i]!;
+    if (c === 0x25) {
+      if (i + 2 >= end) return rawValue(buf, start, end, ascii);
+      const hi = hexVal(buf[i + 1]!);
+      const lo = hexVal(buf[i + 2]!);
+      if (hi < 0 || lo < 0) return rawValue(buf, start, end, ascii);
+      c = (hi << 4) | lo;
+      i += 2;
+    }
+    if (c >= 0x80) decodedAscii = false;
+    out[w++] = c;
+  }
+  if (decodedAscii) return out.toString("latin1", 0, w);
+  try {
+    return utf8.decode(out.subarray(0, w));
+  } catch {
+    return rawValue(buf, start, end, ascii);
+  }
+}
