@@ -24,6 +24,36 @@ struct Limits {
 // Outcome of a scan or parse step. status == 0 means success; otherwise it is
 // the 4xx/5xx to answer with, `code` a stable identifier (FARAD_ERR_*), and
 // `reason` a short human-readable explanation (static storage).
+//
+// The codes (registry in http1/errors.h); after any of them the connection
+// must answer and close, since the framing of what follows is unknown:
+//   400 FARAD_ERR_BAD_METHOD             method is empty or not a token
+//   400 FARAD_ERR_BAD_TARGET             request-target malformed or in a form
+//                                        the method does not allow
+//   400 FARAD_ERR_BAD_VERSION            not "HTTP/" DIGIT "." DIGIT, or the
+//                                        request line is not exactly 3 parts
+//   505 FARAD_ERR_VERSION_NOT_SUPPORTED  well-formed version other than 1.0/1.1
+//   414 FARAD_ERR_URI_TOO_LONG           request line > max_request_line
+//   431 FARAD_ERR_HEADERS_TOO_LARGE      head > max_header_bytes
+//   431 FARAD_ERR_TOO_MANY_HEADERS       header fields > max_headers
+//   400 FARAD_ERR_BAD_HEADER             field name/value grammar
+//   400 FARAD_ERR_BARE_LF                LF not preceded by CR (head or chunk framing)
+//   400 FARAD_ERR_BARE_CR                CR not followed by LF
+//   400 FARAD_ERR_OBS_FOLD               line folding / whitespace at line start
+//   400 FARAD_ERR_EMPTY_LINES            more than 16 bytes of empty lines
+//                                        before the request line
+//   400 FARAD_ERR_HOST                   Host missing (1.1), repeated, or invalid
+//   400 FARAD_ERR_CONTENT_LENGTH         Content-Length invalid or conflicting
+//   400 FARAD_ERR_TE_WITH_CL             Transfer-Encoding and Content-Length
+//   400 FARAD_ERR_TRANSFER_ENCODING      chunked not final, repeated, HTTP/1.0,
+//                                        or malformed coding list
+//   501 FARAD_ERR_UNSUPPORTED_CODING     a coding other than chunked before it
+//   417 FARAD_ERR_EXPECTATION            Expect other than 100-continue
+//   400 FARAD_ERR_CHUNK_SIZE             chunk-size missing, not hex, overflows
+//   400 FARAD_ERR_CHUNK_EXTENSION        chunk-ext malformed or its line too long
+//   400 FARAD_ERR_CHUNK_FRAMING          chunk data not followed by CRLF, bare CR
+//   400 FARAD_ERR_BAD_TRAILER            trailer field grammar
+//   431 FARAD_ERR_TRAILERS_TOO_LARGE     trailer section > max_trailer_bytes
 struct Error {
   uint16_t status = 0;
   const char* code = nullptr;
@@ -44,6 +74,22 @@ class HeadScanner {
   size_t head_length() const;
   const Error& error() const;
   void reset(const Limits& limits);
+
+  // At most this many bytes of empty lines (CRLF) may precede a request line.
+  static constexpr size_t kMaxSkipped = 16;
+
+ private:
+  enum class Phase : uint8_t { kPrefix, kHead, kComplete, kError };
+  State fail(Error e, size_t at, size_t* consumed);
+
+  Limits limits_;
+  Error error_;
+  size_t skipped_ = 0;
+  size_t pos_ = 0;          // head bytes seen so far
+  size_t line_len_ = 0;     // bytes of the current line before its CR
+  uint32_t lines_ = 0;      // lines ended so far (request line + fields)
+  bool cr_pending_ = false; // the previous byte was a CR
+  Phase phase_ = Phase::kPrefix;
 };
 
 enum Method : uint8_t {
@@ -63,7 +109,9 @@ struct RequestHead {
   uint8_t method = kOther;
   uint32_t method_len = 0;           // the method is at offset 0
   uint32_t target_off = 0, target_len = 0;
-  uint32_t path_len = 0;             // target bytes before '?' (origin-form)
+  uint32_t path_len = 0;             // target bytes before the first '?' (for
+                                     // every form; absolute-form counts its
+                                     // scheme and authority too)
   TargetForm form = TargetForm::kOrigin;
   uint8_t version_minor = 1;         // HTTP/1.0 or HTTP/1.1
   uint32_t header_count = 0;
