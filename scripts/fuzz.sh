@@ -18,12 +18,15 @@ cmake --build build-fuzz --target fuzz_request parser_test -j "$(nproc 2>/dev/nu
 mkdir -p fuzz-corpus
 ./build-fuzz/parser_test --write-seeds fuzz-corpus
 
+# FUZZ_JOBS=N runs N fuzzers in parallel (their logs go to fuzz-<i>.log).
 jobs="${FUZZ_JOBS:-1}"
+parallel=()
+if [ "$jobs" -gt 1 ]; then parallel=(-jobs="$jobs" -workers="$jobs"); fi
 status=0
 ./build-fuzz/fuzz_request fuzz-corpus \
   -dict=test/native/fuzz_request.dict \
   -max_total_time="$seconds" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
-  -print_final_stats=1 -jobs="$jobs" -workers="$jobs" || status=$?
+  -print_final_stats=1 "${parallel[@]}" || status=$?
 if [ "$status" -ne 0 ]; then
   echo "fuzz: FAILED (exit $status); see crash-* and the log above" >&2
   exit "$status"

@@ -79,51 +79,77 @@ HeadScanner::State HeadScanner::feed(const uint8_t* data, size_t len, size_t* co
     }
   }
 
+  // The scan state lives in locals: `data` may alias `*this` as far as the
+  // compiler knows, so member updates would be stored on every step.
   const size_t max_head = limits_.max_header_bytes;
   const size_t max_line = limits_.max_request_line;
+  size_t pos = pos_;
+  size_t line_len = line_len_;
+  uint32_t lines = lines_;
+  bool cr_pending = cr_pending_;
+  auto save = [&]() {
+    pos_ = pos;
+    line_len_ = line_len;
+    lines_ = lines;
+    cr_pending_ = cr_pending;
+  };
   while (i < len) {
-    if (pos_ >= max_head)
+    if (pos >= max_head) {
+      save();
       return fail(detail::fail(kHeadersTooLarge, "request head too large"), i, consumed);
-    if (cr_pending_) {
+    }
+    if (cr_pending) {
       // RFC 9112 §2.2: a CR that is not part of CRLF is invalid; accepting it
       // as a line end would let two parsers disagree on where a field ends.
-      if (data[i] != '\n') return fail(detail::fail(kBareCr, "CR not followed by LF"), i, consumed);
-      ++pos_;
+      if (data[i] != '\n') {
+        save();
+        return fail(detail::fail(kBareCr, "CR not followed by LF"), i, consumed);
+      }
+      ++pos;
       ++i;
-      cr_pending_ = false;
-      if (line_len_ == 0) {  // the empty line: the head is complete
+      cr_pending = false;
+      if (line_len == 0) {  // the empty line: the head is complete
+        save();
         phase_ = Phase::kComplete;
         *consumed = i;
         return State::kComplete;
       }
-      ++lines_;
-      line_len_ = 0;
-      if (lines_ - 1 > limits_.max_headers)
+      ++lines;
+      line_len = 0;
+      if (lines - 1 > limits_.max_headers) {
+        save();
         return fail(detail::fail(kTooManyHeaders, "too many header fields"), i - 1, consumed);
+      }
       continue;
     }
-    const bool request_line = lines_ == 0;
+    const bool request_line = lines == 0;
     size_t window = len - i;
-    if (window > max_head - pos_) window = max_head - pos_;
+    if (window > max_head - pos) window = max_head - pos;
     // In the request line look at most one byte past the limit: a CR there
     // ends the line in time, anything else makes it too long.
-    if (request_line && window > max_line - line_len_ + 1) window = max_line - line_len_ + 1;
+    if (request_line && window > max_line - line_len + 1) window = max_line - line_len + 1;
     const size_t k = find_crlf(data + i, window);
-    pos_ += k;
-    line_len_ += k;
+    pos += k;
+    line_len += k;
     i += k;
     if (k == window) {
-      if (request_line && line_len_ > max_line)
+      if (request_line && line_len > max_line) {
+        save();
         return fail(detail::fail(kUriTooLong, "request line too long"), i - 1, consumed);
+      }
       continue;
     }
     // RFC 9112 §2.2: a bare LF as a line terminator is a known smuggling
     // vector (parsers that accept it disagree with those that do not).
-    if (data[i] == '\n') return fail(detail::fail(kBareLf, "bare LF in request head"), i, consumed);
-    ++pos_;
+    if (data[i] == '\n') {
+      save();
+      return fail(detail::fail(kBareLf, "bare LF in request head"), i, consumed);
+    }
+    ++pos;
     ++i;
-    cr_pending_ = true;
+    cr_pending = true;
   }
+  save();
   *consumed = len;
   return State::kNeedMore;
 }
