@@ -4,6 +4,12 @@ import type { Node } from "./node.js";
 export interface ParamSink {
   params: Int32Array;
   count: number;
+  /**
+   * Set (never cleared) by a walk that ran out of path bytes at some node
+   * without finding a route there: only then can the path with a '/' appended
+   * match, so the trailing-slash probe is skipped when it stays false.
+   */
+  reachedEnd: boolean;
 }
 
 const SLASH = 0x2f;
@@ -36,6 +42,7 @@ export function lookup<R>(node: Node<R>, buf: Uint8Array, pos: number, end: numb
         sink.count = n + 1;
         return all.route;
       }
+      sink.reachedEnd = true;
       return null;
     }
     const param = node.param;
@@ -56,6 +63,8 @@ export function lookup<R>(node: Node<R>, buf: Uint8Array, pos: number, end: numb
           const r = lookup(child, buf, pos + len, end, sink, n);
           if (r !== null) return r;
         }
+      } else {
+        sink.reachedEnd = true;
       }
     }
     if (param !== null) {

@@ -43,6 +43,8 @@ export class RouteMatch<H = unknown, O = unknown> {
   location: string;
   /** METHOD_NOT_ALLOWED: the Allow value, e.g. "GET, POST". */
   allow: string;
+  /** Internal to the router (see lookup.ts); may be stale. */
+  reachedEnd: boolean;
 
   constructor(paramCapacity = 8) {
     this.kind = MatchKind.NOT_FOUND;
@@ -53,5 +55,6 @@ export class RouteMatch<H = unknown, O = unknown> {
     this.status = 0;
     this.location = "";
     this.allow = "";
+    this.reachedEnd = false;
   }
 }

@@ -250,11 +250,13 @@ export class Router<H, O = unknown> extends RouteGroup<H, O> implements RouteSin
   ): null {
     out.route = null;
     out.count = 0;
+    const reachedEnd = out.reachedEnd;
+    out.reachedEnd = false;
     const len = end - start;
     if (root !== null && code !== METHOD_CONNECT && len > 0 && !(len === 1 && buf[start] === SLASH)) {
       const status = code === METHOD_GET || code === METHOD_HEAD ? 301 : 308;
       let target: string | null = null;
-      if (this.redirectTrailingSlash) target = this.#trailingSlashTarget(root, buf, start, end);
+      if (this.redirectTrailingSlash) target = this.#trailingSlashTarget(root, buf, start, end, reachedEnd);
       if (target === null && this.redirectFixedPath) target = this.#fixedPathTarget(root, buf, start, end);
       // A Location beginning with "//" would be read as another host.
       if (target !== null && target.charCodeAt(1) !== SLASH && target.charCodeAt(1) !== 0x5c) {
@@ -279,12 +281,14 @@ export class Router<H, O = unknown> extends RouteGroup<H, O> implements RouteSin
     return null;
   }
 
-  #trailingSlashTarget(root: Node<Route<H, O>>, buf: Uint8Array, start: number, end: number): string | null {
+  #trailingSlashTarget(root: Node<Route<H, O>>, buf: Uint8Array, start: number, end: number, reachedEnd: boolean): string | null {
     const probe = this.#probe;
     if (probe.params.length < this.#paramSlots) probe.params = new Int32Array(this.#paramSlots);
     if (buf[end - 1] === SLASH) {
       return lookup(root, buf, start, end - 1, probe, 0) !== null ? latin1(buf, start, end - 1) : null;
     }
+    // Appending '/' can only help if the walk consumed the whole path somewhere.
+    if (!reachedEnd) return null;
     const len = end - start;
     if (this.#scratch.length < len + 1) this.#scratch = new Uint8Array(2 * (len + 1));
     const s = this.#scratch;
