@@ -1,0 +1,180 @@
+// The HTTP/1.1 server core: accepts connections on its own epoll reactor,
+// reads into linked buffers, parses requests, gathers every request that
+// became ready in one reactor turn into one batch for JavaScript, and writes
+// the responses JavaScript left in shared memory with one sendmsg per
+// connection. Knows nothing of N-API: the host supplies a Dispatcher.
+//
+// Lifetime contract (see docs/native-lifecycle.md): the Server owns every
+// connection, block and file descriptor it creates and frees them in its
+// destructor at the latest. JavaScript names a connection by (slot, gen);
+// a slot is reused with a new generation, so a late response to a closed
+// connection is dropped, never delivered to a newer one.
+#pragma once
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "buffer/link_buffer.h"
+#include "http1/chunked.h"
+#include "http1/request_parser.h"
+#include "reactor/reactor.h"
+#include "reactor/timer_list.h"
+
+namespace farad {
+
+struct ServerOptions {
+  http1::Limits limits;
+  uint32_t max_pipelined = 64;          // requests given to JS and not yet answered, per connection
+  uint32_t max_connections = 0;         // 0 = no limit
+  uint32_t inline_body_max = 65536;     // bodies up to this arrive with their request
+  uint32_t body_chunk_max = 65536;      // largest body event
+  uint32_t out_high_water = 1u << 20;   // unsent bytes per connection before reading pauses
+  uint32_t in_high_water = 65536;       // unparsed bytes per connection before reading pauses
+  uint32_t headers_timeout_ms = 10000;  // from a request's first byte to its end of head
+  uint32_t body_timeout_ms = 30000;     // longest pause between body bytes
+  uint32_t keepalive_timeout_ms = 5000; // idle connection between requests
+  uint32_t write_timeout_ms = 30000;    // longest pause in draining unsent bytes
+  uint32_t linger_ms = 2000;            // how long to drain input after a closing response
+  uint32_t block_size = 16384;
+};
+
+// Shared memory regions, allocated by JavaScript (see server/layout.h).
+struct SharedRegions {
+  int32_t* control = nullptr;
+  int32_t* events = nullptr;
+  uint32_t events_cap = 0;       // events
+  int32_t* headers = nullptr;
+  uint32_t header_rows_cap = 0;  // header rows
+  uint8_t* in = nullptr;
+  uint32_t in_cap = 0;
+  int32_t* records = nullptr;
+  uint32_t records_cap = 0;      // records
+  uint8_t* out = nullptr;
+  uint32_t out_cap = 0;
+};
+
+class Dispatcher {
+ public:
+  virtual ~Dispatcher() = default;
+  // One call per batch: JS reads the events and leaves output records.
+  virtual void on_batch() = 0;
+  // Called after on_batch when JS asked (control[kDetach]) to copy out what
+  // it still needs from the input region before it is reused.
+  virtual void on_batch_end() = 0;
+};
+
+struct Conn;
+
+class Server {
+ public:
+  Server(const ServerOptions& options, const SharedRegions& regions, Dispatcher* dispatcher);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and listens. `ip` is a numeric IPv4 or IPv6 address. Returns 0 and
+  // the bound port, or -errno.
+  int listen(const char* ip, int port, int backlog, bool reuse_port, bool ipv6_only, int* bound_port);
+
+  int reactor_fd() const { return reactor_.fd(); }
+  // Drains the reactor's ready events (never blocks).
+  void on_readable();
+  // Applies the output records JS has left in shared memory.
+  void flush();
+  // Writes bytes that live outside the shared output region (a large body).
+  // Pending records are applied first so order is kept. Returns false if the
+  // connection is gone.
+  bool write_external(uint32_t slot, uint32_t gen, uint32_t seq, const uint8_t* data, size_t len,
+                      int32_t flags);
+
+  // Graceful shutdown steps.
+  void stop_accepting();
+  void close_idle();  // also makes every connection close once it is idle
+  void close_all();   // force
+  bool listening() const { return listen_fd_ >= 0; }
+
+ private:
+  friend struct Conn;
+  // Event loop pieces
+  void accept_ready();
+  void on_conn_event(Conn* c, uint32_t events);
+  void on_tick();
+  void read_conn(Conn* c);
+  void process_input(Conn* c);
+  bool parse_head(Conn* c);
+  bool emit_body(Conn* c);
+  bool emit_chunked(Conn* c);
+  void dispatch();
+  bool room_for(uint32_t events, uint32_t header_rows, uint32_t bytes);
+
+  void on_eof(Conn* c);
+  void push_body_event(Conn* c, uint32_t off, uint32_t len, int32_t flags);
+  void finish_body(Conn* c);
+  void mark_resume(Conn* c);
+  void wake();
+
+  // Output
+  void apply_records();
+  void enqueue(Conn* c, uint32_t seq, const uint8_t* data, size_t len, int32_t flags, bool stable,
+               bool native);
+  void queue_native(Conn* c, uint32_t seq, const uint8_t* data, size_t len, int32_t flags);
+  void respond_error(Conn* c, uint32_t seq, const http1::Error& e);
+  void materialize(Conn* c);
+  void mark_dirty(Conn* c);
+  void flush_dirty();
+  void flush_conn(Conn* c);
+  void promote_parked(Conn* c);
+  void after_write(Conn* c);
+
+  // Connection state
+  Conn* conn_at(uint32_t slot, uint32_t gen);
+  void update_interest(Conn* c);
+  void update_read_timer(Conn* c);
+  void begin_close(Conn* c);  // graceful: shutdown(SHUT_WR) then linger
+  void close_conn(Conn* c, bool notify_js);
+  void reap();
+  void update_tick();
+  void set_accepting(bool on);
+
+  ServerOptions opt_;
+  SharedRegions shm_;
+  Dispatcher* dispatcher_;
+  Reactor reactor_;
+  BlockPool pool_;
+  int listen_fd_ = -1;
+  int wake_fd_ = -1;        // eventfd: work queued outside a reactor turn
+  bool wake_pending_ = false;
+  bool in_turn_ = false;
+  uint32_t tick_ms_ = 100;
+  bool accepting_ = false;
+  bool draining_ = false;
+  bool dispatching_ = false;
+  int64_t now_ = 0;
+  int64_t accept_resume_at_ = 0;
+  uint32_t accept_backoff_ms_ = 0;
+  uint32_t open_conns_ = 0;
+
+  std::vector<Conn*> slots_;
+  std::vector<uint32_t> free_slots_;
+  std::vector<Conn*> dead_;
+  std::vector<Conn*> dirty_;  // connections with bytes to write after apply
+  std::vector<Conn*> resume_; // connections with input to parse at the end of the turn
+  std::vector<std::pair<uint32_t, uint32_t>> pending_closes_;  // (slot, gen) to tell JS
+
+  // The batch being built
+  uint32_t ev_count_ = 0;
+  uint32_t hdr_used_ = 0;
+  uint32_t in_used_ = 0;
+  std::unique_ptr<http1::HeaderField[]> fields_;
+
+  TimerList header_timers_;
+  TimerList body_timers_;
+  TimerList idle_timers_;
+  TimerList write_timers_;
+  TimerList linger_timers_;
+};
+
+}  // namespace farad
