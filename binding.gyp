@@ -3,7 +3,12 @@
     {
       "target_name": "farad",
       "sources": [
-        "native/binding.cc"
+        "native/binding.cc",
+        "native/server/server.cc",
+        "native/reactor/reactor.cc",
+        "native/http1/response.cc",
+        "native/http1/request_parser.cc",
+        "native/http1/chunked.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
