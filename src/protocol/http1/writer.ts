@@ -1,0 +1,182 @@
+/**
+ * Serializes HTTP/1.1 responses straight into the transport's shared output
+ * region and leaves one record per response for the reactor, which writes
+ * everything of one batch with one sendmsg per connection. Responses made
+ * inside a batch (or its microtasks) are applied by the reactor when the
+ * batch call returns; responses made later are flushed once per microtask
+ * checkpoint, so many async responses still share a system call.
+ */
+import {
+  C_IN_BATCH,
+  C_NOW_SEC,
+  C_OUT_RECORDS,
+  C_OUT_USED,
+  R_FLAGS,
+  R_GEN,
+  R_LEN,
+  R_OFF,
+  R_SEQ,
+  R_SLOT,
+  REC_CLOSE,
+  REC_END,
+  RECORD_STRIDE,
+} from "../../transport/layout.js";
+import type { NativeTransport } from "../../transport/native.js";
+import { utf8Length, writeLatin1, writeUint, writeUtf8 } from "./encode.js";
+import { bodyless, statusLine } from "./status.js";
+
+/** Response modes. */
+export const M_HEAD = 1; // HEAD request: headers as for GET, no body bytes
+export const M_CLOSE = 2; // close the connection after this response
+export const M_KEEP_ALIVE = 4; // HTTP/1.0 client asked for keep-alive: say yes
+
+const CONTENT_LENGTH = Buffer.from("Content-Length: ");
+const CONNECTION_CLOSE = Buffer.from("Connection: close\r\n");
+const CONNECTION_KEEP_ALIVE = Buffer.from("Connection: keep-alive\r\n");
+// Whole-response bodies bigger than this go to the reactor as their own
+// buffer instead of being copied into the shared region.
+const EXTERNAL_BODY = 64 * 1024;
+
+export class ResponseWriter {
+  readonly #t: NativeTransport;
+  readonly #out: Buffer;
+  readonly #records: Int32Array;
+  readonly #control: Int32Array;
+  readonly #recordCap: number;
+  #flushQueued = false;
+  #dateSec = -1;
+  #dateLine: Buffer = Buffer.alloc(0);
+  readonly #flush = (): void => {
+    this.#flushQueued = false;
+    if (this.#control[C_OUT_RECORDS]! > 0) this.#t.handle.flush();
+  };
+
+  constructor(transport: NativeTransport) {
+    this.#t = transport;
+    this.#out = transport.output;
+    this.#records = transport.records;
+    this.#control = transport.control;
+    this.#recordCap = transport.recordCapacity;
+  }
+
+  /**
+   * Writes a complete response. `contentType` is a pre-encoded
+   * "Content-Type: ...\r\n" line or null; `headers` is a flat
+   * [name, value, ...] list of validated Latin-1 strings.
+   */
+  write(
+    slot: number,
+    gen: number,
+    seq: number,
+    status: number,
+    contentType: Buffer | null,
+    headers: string[] | null,
+    body: string | Uint8Array | null,
+    mode: number,
+  ): void {
+    const noBody = bodyless(status);
+    let bodyLen = 0;
+    if (body !== null && !noBody) bodyLen = typeof body === "string" ? utf8Length(body) : body.byteLength;
+    const sendBody = bodyLen > 0 && (mode & M_HEAD) === 0;
+    const line = statusLine(status);
+    const date = this.#date();
+
+    let need = line.length + date.length + 64 + 2;
+    if (contentType !== null) need += contentType.length;
+    if (headers !== null) for (let i = 0; i < headers.length; i++) need += headers[i]!.length + 2;
+    const external = sendBody && bodyLen > EXTERNAL_BODY;
+    if (sendBody && !external) need += bodyLen;
+
+    let pos = this.#reserve(need);
+    const out = this.#out;
+    const start = pos;
+    pos += line.copy(out, pos);
+    if (contentType !== null && !noBody) pos += contentType.copy(out, pos);
+    if (!noBody) {
+      pos += CONTENT_LENGTH.copy(out, pos);
+      pos = writeUint(out, pos, bodyLen);
+      out[pos++] = 13;
+      out[pos++] = 10;
+    }
+    pos += date.copy(out, pos);
+    if (mode & M_CLOSE) pos += CONNECTION_CLOSE.copy(out, pos);
+    else if (mode & M_KEEP_ALIVE) pos += CONNECTION_KEEP_ALIVE.copy(out, pos);
+    if (headers !== null) {
+      for (let i = 0; i < headers.length; i += 2) {
+        pos = writeLatin1(out, pos, headers[i]!);
+        out[pos++] = 58; // ':'
+        out[pos++] = 32;
+        pos = writeLatin1(out, pos, headers[i + 1]!);
+        out[pos++] = 13;
+        out[pos++] = 10;
+      }
+    }
+    out[pos++] = 13;
+    out[pos++] = 10;
+    const flags = REC_END | (mode & M_CLOSE ? REC_CLOSE : 0);
+    if (external) {
+      this.#record(slot, gen, seq, start, pos - start, 0);
+      this.#control[C_OUT_USED] = pos;
+      const bytes = typeof body === "string" ? Buffer.from(body, "utf8") : (body as Uint8Array);
+      this.#t.handle.writeExternal(slot, gen, seq, bytes, flags);
+      return;
+    }
+    if (sendBody) {
+      if (typeof body === "string") pos = writeUtf8(out, pos, body);
+      else pos += copyInto(out, pos, body!);
+    }
+    this.#record(slot, gen, seq, start, pos - start, flags);
+    this.#control[C_OUT_USED] = pos;
+  }
+
+  /** Sends anything written outside a batch now (normally a microtask does it). */
+  flushNow(): void {
+    this.#flush();
+  }
+
+  #reserve(need: number): number {
+    const used = this.#control[C_OUT_USED]!;
+    if (used + need <= this.#out.length && this.#control[C_OUT_RECORDS]! < this.#recordCap) return used;
+    // Full: hand what is there to the reactor now; it resets both counters.
+    this.#t.handle.flush();
+    if (need > this.#out.length) throw new RangeError(`response head of ${need} bytes exceeds the output region`);
+    return 0;
+  }
+
+  #record(slot: number, gen: number, seq: number, off: number, len: number, flags: number): void {
+    const n = this.#control[C_OUT_RECORDS]!;
+    const r = n * RECORD_STRIDE;
+    const rec = this.#records;
+    rec[r + R_SLOT] = slot;
+    rec[r + R_GEN] = gen;
+    rec[r + R_SEQ] = seq;
+    rec[r + R_OFF] = off;
+    rec[r + R_LEN] = len;
+    rec[r + R_FLAGS] = flags;
+    this.#control[C_OUT_RECORDS] = n + 1;
+    // Inside a batch the reactor applies records when the call returns.
+    if (this.#control[C_IN_BATCH] === 0 && !this.#flushQueued) {
+      this.#flushQueued = true;
+      queueMicrotask(this.#flush);
+    }
+  }
+
+  #date(): Buffer {
+    const sec = this.#control[C_IN_BATCH] === 1 ? this.#control[C_NOW_SEC]! : Math.floor(Date.now() / 1000);
+    if (sec !== this.#dateSec) {
+      this.#dateSec = sec;
+      this.#dateLine = Buffer.from(`Date: ${new Date(sec * 1000).toUTCString()}\r\n`, "latin1");
+    }
+    return this.#dateLine;
+  }
+}
+
+function copyInto(out: Buffer, pos: number, src: Uint8Array): number {
+  const n = src.byteLength;
+  if (n <= 64) {
+    for (let i = 0; i < n; i++) out[pos + i] = src[i]!;
+    return n;
+  }
+  out.set(src, pos);
+  return n;
+}
