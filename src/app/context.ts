@@ -1,0 +1,425 @@
+/**
+ * The two contexts of a request, as in Hertz.
+ *
+ * RequestContext (`ctx`) belongs to one request. It reads the request out of
+ * the reactor's shared memory lazily and collects the response; the server
+ * writes the response when the handler chain has finished. When the response
+ * has been written and the chain has settled, the context is released, and
+ * any later use throws FARAD_ERR_CONTEXT_RELEASED instead of reading the next
+ * request's data.
+ *
+ * Context (`c`) may outlive the request: its AbortSignal, deadline and values
+ * stay usable for work the handler started.
+ */
+import { ErrorCodes, FaradError, HttpError } from "../common/errors.js";
+import { isToken, isValidHeaderValue } from "../protocol/http1/encode.js";
+import { RequestView } from "../protocol/http1/request.js";
+import { paramValue, type Route } from "../route/index.js";
+
+export type Handler = (ctx: RequestContext, c: Context) => unknown;
+
+// RequestContext state bits
+export const S_ENDED = 1; // the response has been written (or handed to the writer)
+export const S_RELEASED = 2; // the context may no longer be used
+export const S_PENDING = 4; // the chain is running asynchronously
+export const S_CLOSE = 8; // close the connection after the response
+export const S_CLIENT_GONE = 16;
+
+const ABORTED_INDEX = 1 << 30;
+
+/** What the server core gives each context (kept out of the public surface). */
+export interface ContextHost {
+  bodyLimit: number;
+  unescapePathValues: boolean;
+  now(): number;
+}
+
+const CT_TEXT = Buffer.from("Content-Type: text/plain; charset=utf-8\r\n");
+const CT_JSON = Buffer.from("Content-Type: application/json; charset=utf-8\r\n");
+const CT_HTML = Buffer.from("Content-Type: text/html; charset=utf-8\r\n");
+const ctypeCache = new Map<string, Buffer>();
+
+function contentTypeLine(type: string): Buffer {
+  let line = ctypeCache.get(type);
+  if (line === undefined) {
+    if (!isValidHeaderValue(type)) throw new FaradError(ErrorCodes.INVALID_HEADER, `invalid Content-Type ${JSON.stringify(type)}`);
+    line = Buffer.from(`Content-Type: ${type}\r\n`, "latin1");
+    if (ctypeCache.size < 256) ctypeCache.set(type, line);
+  }
+  return line;
+}
+
+function released(): never {
+  throw new FaradError(
+    ErrorCodes.CONTEXT_RELEASED,
+    "this RequestContext was released when its request finished; copy the values you need before the response ends, or keep the long-lived context (the handler's second argument) instead",
+  );
+}
+
+export class Context {
+  #controller: AbortController | null = null;
+  #reason: unknown = undefined;
+  #aborted = false;
+  #values: Map<unknown, unknown> | null = null;
+  /** Milliseconds since the epoch by which the handler must finish, or Infinity. */
+  readonly deadline: number;
+
+  constructor(deadline: number) {
+    this.deadline = deadline;
+  }
+
+  /** Aborts when the client goes away, the deadline passes, or the server shuts down. */
+  get signal(): AbortSignal {
+    if (this.#controller === null) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  get<T = unknown>(key: unknown): T | undefined {
+    return this.#values?.get(key) as T | undefined;
+  }
+
+  set(key: unknown, value: unknown): this {
+    (this.#values ??= new Map()).set(key, value);
+    return this;
+  }
+
+  /** @internal */
+  _abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+  }
+}
+
+export class RequestContext {
+  /** @internal */ _req: RequestView;
+  /** @internal */ _host: ContextHost;
+  /** @internal */ _state = 0;
+  /** @internal */ _handlers: readonly Handler[] = [];
+  /** @internal */ _index = -1;
+  /** @internal */ _route: Route<Handler, unknown> | null = null;
+  /** @internal */ _params: number[] | null = null;
+  /** @internal */ _paramBuf: Uint8Array | null = null;
+  /** @internal */ _c: Context | null = null;
+  /** @internal */ _deadline = Infinity;
+  // response
+  /** @internal */ _status = 200;
+  /** @internal */ _ctype: Buffer | null = null;
+  /** @internal */ _headers: string[] | null = null;
+  /** @internal */ _body: string | Uint8Array | null = null;
+  // request body streamed in body events
+  /** @internal */ _chunks: Buffer[] | null = null;
+  /** @internal */ _received = 0;
+  /** @internal */ _bodyDone = false;
+  /** @internal */ _bodyError: Error | null = null;
+  /** @internal */ _bodyWaiter: { resolve(b: Buffer): void; reject(e: Error): void } | null = null;
+  // lists the server keeps
+  /** @internal */ _prev: RequestContext | null = null;
+  /** @internal */ _next: RequestContext | null = null;
+  /** @internal */ _slotNext: RequestContext | null = null;
+
+  constructor(req: RequestView, host: ContextHost) {
+    this._req = req;
+    this._host = host;
+    this._bodyDone = (req.flags & 16) !== 0; // F_BODY_END
+  }
+
+  // ---------------------------------------------------------------- request
+
+  /** The request method, e.g. "GET" or "PROPFIND". */
+  get method(): string {
+    if (this._state & S_RELEASED) released();
+    return this._req.method();
+  }
+
+  /** The raw request target as sent (path and query, percent-encoded). */
+  get url(): string {
+    if (this._state & S_RELEASED) released();
+    return this._req.target();
+  }
+
+  /** The path part of the target, percent-encoded as sent. */
+  get path(): string {
+    if (this._state & S_RELEASED) released();
+    const r = this._req;
+    return r.buf.toString("latin1", r.pathStart(), r.pathEnd());
+  }
+
+  /** The route template that matched, e.g. "/user/:id" (for metrics labels); "" if none. */
+  get fullPath(): string {
+    if (this._state & S_RELEASED) released();
+    return this._route?.fullPath ?? "";
+  }
+
+  /** "1.1" or "1.0". */
+  get httpVersion(): string {
+    if (this._state & S_RELEASED) released();
+    return this._req.versionMinor === 1 ? "1.1" : "1.0";
+  }
+
+  /** The first value of query parameter `name` (decoded), or undefined. */
+  query(name: string): string | undefined {
+    if (this._state & S_RELEASED) released();
+    const r = this._req;
+    const end = r.targetEnd();
+    const q = r.pathEnd();
+    if (q >= end) return undefined;
+    return new URLSearchParams(r.buf.toString("latin1", q + 1, end)).get(name) ?? undefined;
+  }
+
+  /** The value of route parameter `name` (decoded by default), or undefined. */
+  param(name: string): string | undefined {
+    if (this._state & S_RELEASED) released();
+    const route = this._route;
+    if (route === null || this._params === null) return undefined;
+    const i = route.paramNames.indexOf(name);
+    if (i < 0) return undefined;
+    const p = this._params;
+    const base = this._paramBuf === null ? this._req.base : 0;
+    const buf = this._paramBuf ?? this._req.buf;
+    return paramValue(buf, p[2 * i]! - base, p[2 * i + 1]! - base, this._host.unescapePathValues);
+  }
+
+  /** The first value of header `name` (case-insensitive), or undefined. */
+  header(name: string): string | undefined {
+    if (this._state & S_RELEASED) released();
+    return this._req.header(name);
+  }
+
+  /** Every value of header `name`, in order. */
+  headerValues(name: string): string[] {
+    if (this._state & S_RELEASED) released();
+    return this._req.headerValues(name);
+  }
+
+  /** All header fields as [name, value] pairs, in the order sent, duplicates kept. */
+  headers(): [string, string][] {
+    if (this._state & S_RELEASED) released();
+    return this._req.headerPairs();
+  }
+
+  /**
+   * The whole request body, at most `bodyLimit` bytes (a 413 HttpError past
+   * it). The Buffer is the caller's to keep.
+   */
+  body(): Promise<Buffer> {
+    if (this._state & S_RELEASED) released();
+    const r = this._req;
+    if (r.contentLength > this._host.bodyLimit) {
+      this._state |= S_CLOSE;
+      return Promise.reject(bodyTooLarge(this._host.bodyLimit));
+    }
+    if (this._bodyError) return Promise.reject(this._bodyError);
+    if (this._bodyDone) {
+      if (this._chunks === null) return Promise.resolve(r.bodyLen > 0 ? Buffer.from(r.inlineBody()) : Buffer.alloc(0));
+      return Promise.resolve(this._takeChunks());
+    }
+    if (this._bodyWaiter) return Promise.reject(new FaradError(ErrorCodes.BODY_ABORTED, "body() is already being read"));
+    return new Promise<Buffer>((resolve, reject) => {
+      this._bodyWaiter = { resolve, reject };
+    });
+  }
+
+  /** The long-lived context of this request. */
+  get context(): Context {
+    if (this._state & S_RELEASED) released();
+    return (this._c ??= new Context(this._deadline));
+  }
+
+  // --------------------------------------------------------------- response
+
+  /** Sets the status code of the response. */
+  status(code: number): this {
+    if (this._state & S_RELEASED) released();
+    this._status = checkStatus(code);
+    return this;
+  }
+
+  /** Sets a response header, replacing one of the same name. */
+  setHeader(name: string, value: string | number): this {
+    if (this._state & S_RELEASED) released();
+    const v = typeof value === "number" ? String(value) : value;
+    checkHeader(name, v);
+    const lower = name.toLowerCase();
+    if (lower === "content-type") {
+      this._ctype = contentTypeLine(v);
+      return this;
+    }
+    if (lower === "content-length" || lower === "transfer-encoding" || lower === "date") {
+      throw new FaradError(ErrorCodes.INVALID_HEADER, `${name} is set by farad from the response body; do not set it`);
+    }
+    if (lower === "connection") {
+      if (v.toLowerCase() === "close") this._state |= S_CLOSE;
+      return this;
+    }
+    const h = (this._headers ??= []);
+    for (let i = 0; i < h.length; i += 2) {
+      if (h[i]!.toLowerCase() === lower) {
+        h[i + 1] = v;
+        return this;
+      }
+    }
+    h.push(name, v);
+    return this;
+  }
+
+  /** Adds a response header, keeping others of the same name (Set-Cookie). */
+  addHeader(name: string, value: string): this {
+    if (this._state & S_RELEASED) released();
+    checkHeader(name, value);
+    (this._headers ??= []).push(name, value);
+    return this;
+  }
+
+  /** Responds with text/plain. */
+  string(code: number, text: string): void {
+    this.#respond(code, CT_TEXT, text);
+  }
+
+  /** Responds with JSON.stringify(value) as application/json. */
+  json(code: number, value: unknown): void {
+    const s = JSON.stringify(value);
+    this.#respond(code, CT_JSON, s === undefined ? "null" : s);
+  }
+
+  /** Responds with text/html. */
+  html(code: number, html: string): void {
+    this.#respond(code, CT_HTML, html);
+  }
+
+  /** Responds with bytes of the given content type. */
+  data(code: number, contentType: string, bytes: Uint8Array | string): void {
+    this.#respond(code, contentTypeLine(contentType), bytes);
+  }
+
+  // -------------------------------------------------------------- the chain
+
+  /**
+   * Runs the rest of the handler chain. Code after `await ctx.next()` runs
+   * after every later handler has finished (post-processing). A middleware
+   * that does not call next() lets the chain continue after it returns.
+   */
+  next(): Promise<void> | void {
+    if (this._state & S_RELEASED) released();
+    const hs = this._handlers;
+    while (++this._index < hs.length) {
+      const h = hs[this._index]!;
+      // The long-lived context is made only for handlers that declare it.
+      const r = (h.length < 2 ? h(this, this._c as Context) : h(this, this.context)) as PromiseLike<unknown> | undefined;
+      if (r !== undefined && r !== null && typeof (r as PromiseLike<unknown>).then === "function") {
+        return continueAfter(this, r);
+      }
+    }
+  }
+
+  /** Stops the chain: no later handler runs. */
+  abort(): void {
+    if (this._state & S_RELEASED) released();
+    this._index = ABORTED_INDEX;
+  }
+
+  /** Stops the chain and responds with `code` and an empty body. */
+  abortWithStatus(code: number): void {
+    this.abort();
+    this.#respond(code, null, null);
+  }
+
+  /** Stops the chain and responds with `code` and a JSON body. */
+  abortWithJSON(code: number, value: unknown): void {
+    this.abort();
+    this.json(code, value);
+  }
+
+  /** True once the chain was stopped with abort(). */
+  get isAborted(): boolean {
+    return this._index >= ABORTED_INDEX;
+  }
+
+  // ------------------------------------------------------------- internals
+
+  #respond(code: number, ctype: Buffer | null, body: string | Uint8Array | null): void {
+    if (this._state & S_RELEASED) released();
+    this._status = checkStatus(code);
+    this._ctype = ctype ?? this._ctype;
+    this._body = body;
+  }
+
+  /** @internal Body bytes arrived (copied here: the region is reused). */
+  _onBody(chunk: Buffer, end: boolean, error: boolean): void {
+    if (error) {
+      this._fail(new FaradError(ErrorCodes.BODY_ABORTED, "the request body was malformed or cut off"));
+      return;
+    }
+    if (chunk.length > 0 && this._bodyError === null) {
+      this._received += chunk.length;
+      if (this._received > this._host.bodyLimit) {
+        this._state |= S_CLOSE;
+        this._chunks = null;
+        this._fail(bodyTooLarge(this._host.bodyLimit));
+        return;
+      }
+      (this._chunks ??= []).push(Buffer.from(chunk));
+    }
+    if (end) {
+      this._bodyDone = true;
+      const w = this._bodyWaiter;
+      if (w !== null && this._bodyError === null) {
+        this._bodyWaiter = null;
+        w.resolve(this._takeChunks());
+      }
+    }
+  }
+
+  /** @internal */
+  _fail(err: Error): void {
+    if (this._bodyError !== null) return;
+    this._bodyError = err;
+    const w = this._bodyWaiter;
+    if (w !== null) {
+      this._bodyWaiter = null;
+      w.reject(err);
+    }
+  }
+
+  /** @internal */
+  _takeChunks(): Buffer {
+    const c = this._chunks;
+    if (c === null) return Buffer.alloc(0);
+    const b = c.length === 1 ? c[0]! : Buffer.concat(c, this._received);
+    this._chunks = [b];
+    return b;
+  }
+}
+
+async function continueAfter(ctx: RequestContext, pending: PromiseLike<unknown>): Promise<void> {
+  await pending;
+  if (!(ctx._state & S_RELEASED)) await ctx.next();
+}
+
+function bodyTooLarge(limit: number): HttpError {
+  return new HttpError(413, `request body larger than ${limit} bytes`, { code: ErrorCodes.BODY_TOO_LARGE });
+}
+
+function checkStatus(code: number): number {
+  if (!Number.isInteger(code) || code < 200 || code > 999) {
+    throw new FaradError(ErrorCodes.INVALID_STATUS, `invalid response status ${code}: use an integer from 200 to 999`);
+  }
+  return code;
+}
+
+function checkHeader(name: string, value: string): void {
+  if (typeof name !== "string" || !isToken(name)) {
+    throw new FaradError(ErrorCodes.INVALID_HEADER, `invalid header name ${JSON.stringify(name)}`);
+  }
+  if (typeof value !== "string" || !isValidHeaderValue(value)) {
+    throw new FaradError(ErrorCodes.INVALID_HEADER, `invalid value for header ${name}: CR, LF, NUL and non-Latin-1 characters are not allowed`);
+  }
+}

@@ -1,0 +1,550 @@
+/**
+ * The application server: routes, middleware, the handler pipeline and the
+ * lifecycle, over the native transport.
+ *
+ * Per batch of requests the reactor makes one call into onBatch. A request
+ * whose handlers finish synchronously (or within the batch's microtasks) is
+ * answered straight into shared memory and released without leaving the
+ * batch; only contexts still running when the batch ends copy their request
+ * bytes out of the shared region (onBatchEnd).
+ */
+import { isIP } from "node:net";
+import { lookup } from "node:dns/promises";
+import { ErrorCodes, FaradError, HttpError } from "../common/errors.js";
+import { FORM_ASTERISK, RequestView } from "../protocol/http1/request.js";
+import { M_CLOSE, M_HEAD, M_KEEP_ALIVE, ResponseWriter } from "../protocol/http1/writer.js";
+import {
+  C_BUFFERED_BYTES,
+  C_CONNECTIONS,
+  C_DETACH,
+  C_EVENTS,
+  C_PARSE_ERRORS,
+  C_READ_PAUSED,
+  C_REQUESTS,
+  C_TIMEOUTS,
+  C_ACCEPTED,
+  E_BODY_LEN,
+  E_BODY_OFF,
+  E_FLAGS,
+  E_GEN,
+  E_SEQ,
+  E_SLOT,
+  E_TYPE,
+  EV_BODY,
+  EV_CLOSE,
+  EV_REQUEST,
+  EVENT_STRIDE,
+  F_BODY_END,
+  F_BODY_ERROR,
+  F_HAS_BODY,
+  F_KEEP_ALIVE,
+} from "../transport/layout.js";
+import { NativeTransport } from "../transport/native.js";
+import { MatchKind, METHOD_HEAD, METHOD_OPTIONS, Router, RouteGroup, type RouteInfo } from "../route/index.js";
+import { Context, RequestContext, S_CLIENT_GONE, S_CLOSE, S_ENDED, S_PENDING, S_RELEASED, type ContextHost, type Handler } from "./context.js";
+import { resolveOptions, type ResolvedOptions, type ServerOptions } from "./options.js";
+
+export interface ListenOptions {
+  host?: string;
+  port?: number;
+}
+
+export interface AddressInfo {
+  address: string;
+  family: "IPv4" | "IPv6";
+  port: number;
+}
+
+export interface ServerStats {
+  connections: number;
+  accepted: number;
+  requests: number;
+  parseErrors: number;
+  timeouts: number;
+  readPaused: number;
+  bufferedBytes: number;
+  pendingHandlers: number;
+}
+
+interface RouteData {
+  chain: Handler[] | null;
+  version: number;
+}
+
+const STATE_NEW = 0;
+const STATE_LISTENING = 1;
+const STATE_CLOSING = 2;
+const STATE_CLOSED = 3;
+
+export class Server extends RouteGroup<Handler, RouteData> {
+  readonly config: ResolvedOptions;
+  readonly #router: Router<Handler, RouteData>;
+  readonly #match;
+  #middleware: Handler[] = [];
+  #version = 0;
+  #notFound: Handler = (ctx) => ctx.string(404, "Not Found");
+  #notFoundChain: Handler[] | null = null;
+  #onError: ((err: unknown, ctx: RequestContext) => void) | null = null;
+  #transport: NativeTransport | null = null;
+  #writer: ResponseWriter | null = null;
+  #state = STATE_NEW;
+  #closePromise: Promise<void> | null = null;
+  #address: AddressInfo | null = null;
+  readonly #host: ContextHost;
+  /** Contexts created in the current batch that may still point into its memory. */
+  #batchLive: RequestContext[] = [];
+  /** Pending (async) contexts, oldest first: the handler-deadline order. */
+  #pendingHead: RequestContext | null = null;
+  #pendingTail: RequestContext | null = null;
+  #pendingCount = 0;
+  #deadlineTimer: NodeJS.Timeout | null = null;
+  /** Per connection slot: pending contexts (a chain through _slotNext). */
+  #bySlot: (RequestContext | undefined)[] = [];
+  /** Per connection slot: the context whose body is streaming in. */
+  #bodyTarget: (RequestContext | undefined)[] = [];
+  #groupData = new WeakMap<object, RouteData>();
+
+  constructor(options?: ServerOptions) {
+    const resolved = resolveOptions(options);
+    const router = new Router<Handler, RouteData>({
+      redirectTrailingSlash: resolved.redirectTrailingSlash,
+      redirectFixedPath: resolved.redirectFixedPath,
+      handleMethodNotAllowed: resolved.handleMethodNotAllowed,
+      removeExtraSlash: resolved.removeExtraSlash,
+      unescapePathValues: resolved.unescapePathValues,
+    });
+    super(router as never, "", []);
+    this.config = resolved;
+    this.#router = router;
+    this.#match = router.createMatch();
+    const bodyLimit = resolved.bodyLimit;
+    this.#host = { bodyLimit, unescapePathValues: resolved.unescapePathValues, now: Date.now };
+  }
+
+  // ---------------------------------------------------------- registration
+
+  /**
+   * Adds global middleware: it runs for every request, before route and
+   * group middleware, and also for 404 and 405 answers.
+   */
+  override use(...middleware: Handler[]): this {
+    for (const m of middleware) if (typeof m !== "function") throw new TypeError("middleware must be a function");
+    this.#middleware.push(...middleware);
+    this.#version++;
+    this.#notFoundChain = null;
+    return this;
+  }
+
+  override addRoute(method: string | readonly string[], path: string, handlers: readonly Handler[], options?: RouteData): this {
+    for (const h of handlers) if (typeof h !== "function") throw new TypeError(`handler for ${path} must be a function`);
+    return super.addRoute(method, path, handlers, options ?? { chain: null, version: -1 });
+  }
+
+  /** The handler for requests no route matches (after global middleware). Default: 404 text. */
+  notFound(handler: Handler): this {
+    this.#notFound = handler;
+    this.#notFoundChain = null;
+    return this;
+  }
+
+  /** Called with errors that handlers throw; it may answer on ctx. Default: log, then 500 (or the HttpError's status). */
+  onError(handler: (err: unknown, ctx: RequestContext) => void): this {
+    this.#onError = handler;
+    return this;
+  }
+
+  /** Every registered route, sorted. */
+  routes(): RouteInfo[] {
+    return this.#router.routes();
+  }
+
+  // ------------------------------------------------------------- lifecycle
+
+  /** Starts listening; resolves to the bound address. */
+  async listen(opts: ListenOptions = {}): Promise<AddressInfo> {
+    if (this.#state !== STATE_NEW) {
+      throw new FaradError(ErrorCodes.SERVER_STATE, "listen() may be called once, on a server that is not closed");
+    }
+    const o = this.config;
+    const port = opts.port ?? o.port;
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new FaradError(ErrorCodes.INVALID_OPTION, `invalid port ${String(port)}`);
+    }
+    let host = opts.host ?? o.host;
+    if (isIP(host) === 0) host = (await lookup(host)).address;
+    this.#state = STATE_LISTENING;
+    const t = new NativeTransport(
+      {
+        maxRequestLine: o.maxRequestLine,
+        maxHeaderBytes: o.maxHeaderBytes,
+        maxHeaders: o.maxHeaders,
+        maxPipelined: o.maxPipelined,
+        maxConnections: o.maxConnections,
+        inlineBodyMax: 64 * 1024,
+        headersTimeout: o.headersTimeout,
+        bodyTimeout: o.bodyTimeout,
+        keepAliveTimeout: o.keepAliveTimeout,
+        writeTimeout: o.writeTimeout,
+        lingerTimeout: o.lingerTimeout,
+        outHighWater: 1 << 20,
+        inHighWater: Math.max(64 * 1024, o.maxHeaderBytes + 16 * 1024),
+        inputBytes: 1 << 20,
+        outputBytes: 1 << 20,
+      },
+      { onBatch: () => this.#onBatch(), onBatchEnd: () => this.#onBatchEnd() },
+    );
+    let bound: number;
+    try {
+      try {
+        bound = t.handle.listen(host, port, o.backlog, o.reusePort, o.ipv6Only);
+      } catch (e) {
+        // No IPv6 on this machine: the default "::" falls back to IPv4.
+        if ((e as { code?: string }).code !== "EAFNOSUPPORT" || host !== "::" || opts.host !== undefined) throw e;
+        host = "0.0.0.0";
+        bound = t.handle.listen(host, port, o.backlog, o.reusePort, o.ipv6Only);
+      }
+    } catch (e) {
+      t.handle.destroy();
+      this.#state = STATE_CLOSED;
+      throw e;
+    }
+    this.#transport = t;
+    this.#writer = new ResponseWriter(t);
+    this.#address = { address: host, family: host.includes(":") ? "IPv6" : "IPv4", port: bound };
+    return this.#address;
+  }
+
+  /** The bound address, or null before listen(). */
+  address(): AddressInfo | null {
+    return this.#address;
+  }
+
+  /**
+   * Graceful shutdown: stop accepting, close idle connections, let in-flight
+   * requests finish (their responses carry Connection: close), then close
+   * whatever is left after exitWaitTimeout. Idempotent.
+   */
+  close(): Promise<void> {
+    if (this.#closePromise) return this.#closePromise;
+    this.#closePromise = this.#shutdown();
+    return this.#closePromise;
+  }
+
+  async #shutdown(): Promise<void> {
+    const t = this.#transport;
+    if (this.#state === STATE_NEW || t === null) {
+      this.#state = STATE_CLOSED;
+      return;
+    }
+    this.#state = STATE_CLOSING;
+    t.handle.stopAccepting();
+    t.handle.closeIdle();
+    const deadline = Date.now() + this.config.exitWaitTimeout;
+    while (t.control[C_CONNECTIONS]! > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const reason = new FaradError(ErrorCodes.SERVER_CLOSING, "the server is shutting down");
+    for (let ctx = this.#pendingHead; ctx !== null; ctx = ctx._next) ctx._c?._abort(reason);
+    t.handle.closeAll();
+    t.handle.destroy();
+    if (this.#deadlineTimer) clearTimeout(this.#deadlineTimer);
+    this.#deadlineTimer = null;
+    this.#state = STATE_CLOSED;
+  }
+
+  /** Counters from the reactor and the handler pipeline. */
+  stats(): ServerStats {
+    const c = this.#transport?.control;
+    return {
+      connections: c ? c[C_CONNECTIONS]! : 0,
+      accepted: c ? c[C_ACCEPTED]! >>> 0 : 0,
+      requests: c ? c[C_REQUESTS]! >>> 0 : 0,
+      parseErrors: c ? c[C_PARSE_ERRORS]! : 0,
+      timeouts: c ? c[C_TIMEOUTS]! : 0,
+      readPaused: c ? c[C_READ_PAUSED]! : 0,
+      bufferedBytes: c ? c[C_BUFFERED_BYTES]! : 0,
+      pendingHandlers: this.#pendingCount,
+    };
+  }
+
+  // -------------------------------------------------------------- dispatch
+
+  #onBatch(): void {
+    const t = this.#transport!;
+    const ev = t.events;
+    const n = t.control[C_EVENTS]!;
+    for (let k = 0; k < n; k++) {
+      const i = k * EVENT_STRIDE;
+      const type = ev[i + E_TYPE];
+      if (type === EV_REQUEST) this.#request(t, ev, i);
+      else if (type === EV_BODY) this.#body(t, ev, i);
+      else if (type === EV_CLOSE) this.#clientGone(ev[i + E_SLOT]!, ev[i + E_GEN]!);
+    }
+    if (this.#batchLive.length > 0) t.control[C_DETACH] = 1;
+  }
+
+  #onBatchEnd(): void {
+    const live = this.#batchLive;
+    for (let i = 0; i < live.length; i++) {
+      const ctx = live[i]!;
+      if ((ctx._state & S_RELEASED) === 0) ctx._req.detach();
+    }
+    live.length = 0;
+  }
+
+  #request(t: NativeTransport, ev: Int32Array, i: number): void {
+    const req = new RequestView(ev, i, t.input, t.headers);
+    const ctx = new RequestContext(req, this.#host);
+    if ((req.flags & (F_HAS_BODY | F_BODY_END)) === F_HAS_BODY) this.#bodyTarget[req.slot] = ctx;
+    ctx._handlers = this.#route(ctx, req);
+    this.#run(ctx);
+  }
+
+  #route(ctx: RequestContext, req: RequestView): Handler[] {
+    if (req.targetForm === FORM_ASTERISK) {
+      return this.#withMiddleware(req.methodCode === METHOD_OPTIONS ? this.#optionsAsterisk : this.#notFound);
+    }
+    const m = this.#match;
+    const route = this.#router.find(req.methodCode, req.methodCode === 0 ? req.method() : undefined, req.buf, req.pathStart(), req.pathEnd(), m, req.targetEnd());
+    if (route !== null) {
+      ctx._route = route;
+      if (m.count > 0) {
+        const p: number[] = new Array(m.count * 2);
+        for (let k = 0; k < p.length; k++) p[k] = m.params[k]!;
+        ctx._params = p;
+        // A cleaned path (removeExtraSlash) lives in its own buffer.
+        if (m.buf !== req.buf) ctx._paramBuf = Uint8Array.from(m.buf);
+      }
+      let data = route.options;
+      if (data === undefined) {
+        // Routes registered through groups carry no RouteData of ours.
+        data = this.#groupData.get(route);
+        if (data === undefined) this.#groupData.set(route, (data = { chain: null, version: -1 }));
+      }
+      if (data.version !== this.#version) {
+        data.chain = this.#middleware.length ? [...this.#middleware, ...route.handlers] : (route.handlers as Handler[]);
+        data.version = this.#version;
+      }
+      return data.chain!;
+    }
+    if (m.kind === MatchKind.REDIRECT) {
+      const status = m.status;
+      const location = m.location;
+      return this.#withMiddleware((c) => {
+        c.setHeader("Location", location);
+        c.string(status, `Redirecting to ${location}`);
+      });
+    }
+    if (m.kind === MatchKind.METHOD_NOT_ALLOWED) {
+      const allow = m.allow;
+      return this.#withMiddleware((c) => {
+        c.setHeader("Allow", allow);
+        c.string(405, "Method Not Allowed");
+      });
+    }
+    if (this.#notFoundChain === null) this.#notFoundChain = this.#withMiddleware(this.#notFound);
+    return this.#notFoundChain;
+  }
+
+  readonly #optionsAsterisk: Handler = (ctx) => {
+    // RFC 9110 §9.3.7: OPTIONS * asks about the server as a whole.
+    const methods = new Set<string>(["OPTIONS"]);
+    for (const r of this.#router.routes()) methods.add(r.method);
+    if (methods.has("GET")) methods.add("HEAD");
+    ctx.setHeader("Allow", [...methods].sort().join(", "));
+    ctx.status(204);
+  };
+
+  #withMiddleware(h: Handler): Handler[] {
+    return this.#middleware.length ? [...this.#middleware, h] : [h];
+  }
+
+  #run(ctx: RequestContext): void {
+    let r: Promise<void> | void;
+    try {
+      r = ctx.next();
+    } catch (e) {
+      this.#fail(ctx, e);
+      this.#settle(ctx);
+      return;
+    }
+    if (r === undefined) {
+      this.#settle(ctx);
+      return;
+    }
+    this.#pending(ctx);
+    r.then(
+      () => this.#settle(ctx),
+      (e: unknown) => {
+        this.#fail(ctx, e);
+        this.#settle(ctx);
+      },
+    );
+  }
+
+  /** The chain has finished: write the response if the handlers did not, then release. */
+  #settle(ctx: RequestContext): void {
+    if (ctx._state & S_RELEASED) return;
+    if ((ctx._state & S_ENDED) === 0) this.#end(ctx);
+    this.#release(ctx);
+  }
+
+  #end(ctx: RequestContext): void {
+    ctx._state |= S_ENDED;
+    if (ctx._state & S_CLIENT_GONE) return;
+    const req = ctx._req;
+    let mode = 0;
+    if ((req.flags & F_KEEP_ALIVE) === 0 || ctx._state & S_CLOSE || this.#state !== STATE_LISTENING) mode |= M_CLOSE;
+    else if (req.versionMinor === 0) mode |= M_KEEP_ALIVE;
+    if (req.methodCode === METHOD_HEAD) mode |= M_HEAD;
+    // A body still arriving that nobody will read: closing is cheaper than reading it.
+    if (!ctx._bodyDone && ctx._bodyError === null && (req.flags & F_HAS_BODY) !== 0) mode |= M_CLOSE;
+    try {
+      this.#writer!.write(req.slot, req.gen, req.seq, ctx._status, ctx._ctype, ctx._headers, ctx._body, mode);
+    } catch (e) {
+      this.config.logger.error("farad: could not write a response", e);
+    }
+  }
+
+  #fail(ctx: RequestContext, err: unknown): void {
+    if (ctx._state & (S_ENDED | S_RELEASED)) {
+      this.config.logger.error("farad: handler failed after its response was sent", err);
+      return;
+    }
+    if (this.#onError !== null) {
+      try {
+        this.#onError(err, ctx);
+        return;
+      } catch (e) {
+        err = e;
+      }
+    }
+    // Reset what the handler may have set: an error response stands alone.
+    ctx._headers = null;
+    ctx._ctype = null;
+    if (err instanceof HttpError) {
+      if (err.status >= 500) this.config.logger.error(`farad: ${ctx._req.method()} ${ctx._req.target()} failed`, err);
+      ctx.string(err.status, err.expose && err.message ? err.message : (STATUS_PHRASE[err.status] ?? "Error"));
+      if (err.status === 413) ctx._state |= S_CLOSE;
+      return;
+    }
+    this.config.logger.error(`farad: ${ctx._req.method()} ${ctx._req.target()} failed`, err);
+    ctx.string(500, "Internal Server Error");
+  }
+
+  #release(ctx: RequestContext): void {
+    ctx._state |= S_RELEASED;
+    const slot = ctx._req.slot;
+    if (this.#bodyTarget[slot] === ctx) this.#bodyTarget[slot] = undefined;
+    if (ctx._state & S_PENDING) this.#unpend(ctx);
+  }
+
+  // ----------------------------------------------------- pending contexts
+
+  #pending(ctx: RequestContext): void {
+    ctx._state |= S_PENDING;
+    this.#batchLive.push(ctx);
+    const timeout = this.config.handlerTimeout;
+    ctx._deadline = timeout > 0 ? Date.now() + timeout : Infinity;
+    ctx._prev = this.#pendingTail;
+    if (this.#pendingTail) this.#pendingTail._next = ctx;
+    else this.#pendingHead = ctx;
+    this.#pendingTail = ctx;
+    this.#pendingCount++;
+    const slot = ctx._req.slot;
+    ctx._slotNext = this.#bySlot[slot] ?? null;
+    this.#bySlot[slot] = ctx;
+    if (timeout > 0 && this.#deadlineTimer === null) this.#armDeadline();
+  }
+
+  #unpend(ctx: RequestContext): void {
+    ctx._state &= ~S_PENDING;
+    if (ctx._prev) ctx._prev._next = ctx._next;
+    else this.#pendingHead = ctx._next;
+    if (ctx._next) ctx._next._prev = ctx._prev;
+    else this.#pendingTail = ctx._prev;
+    ctx._prev = ctx._next = null;
+    this.#pendingCount--;
+    const slot = ctx._req.slot;
+    let p = this.#bySlot[slot];
+    if (p === ctx) this.#bySlot[slot] = ctx._slotNext ?? undefined;
+    else {
+      while (p && p._slotNext !== ctx) p = p._slotNext ?? undefined;
+      if (p) p._slotNext = ctx._slotNext;
+    }
+    ctx._slotNext = null;
+  }
+
+  #armDeadline(): void {
+    const head = this.#pendingHead;
+    if (head === null || head._deadline === Infinity) {
+      this.#deadlineTimer = null;
+      return;
+    }
+    const delay = Math.max(0, head._deadline - Date.now());
+    this.#deadlineTimer = setTimeout(() => this.#expire(), delay);
+  }
+
+  #expire(): void {
+    const now = Date.now();
+    // Same timeout for all, so the list is in deadline order.
+    while (this.#pendingHead !== null && this.#pendingHead._deadline <= now) {
+      const ctx = this.#pendingHead;
+      const err = new FaradError(ErrorCodes.HANDLER_TIMEOUT, `handler did not finish within ${this.config.handlerTimeout} ms`);
+      ctx._c?._abort(err);
+      if ((ctx._state & S_ENDED) === 0) {
+        ctx._headers = null;
+        ctx._ctype = null;
+        ctx._state |= S_CLOSE;
+        ctx.string(503, "Service Unavailable: the handler timed out");
+        this.#end(ctx);
+      }
+      this.#release(ctx);
+    }
+    this.#armDeadline();
+  }
+
+  // ------------------------------------------------------ body and close
+
+  #body(t: NativeTransport, ev: Int32Array, i: number): void {
+    const slot = ev[i + E_SLOT]!;
+    const ctx = this.#bodyTarget[slot];
+    if (ctx === undefined) return;
+    const req = ctx._req;
+    if (req.gen !== ev[i + E_GEN] || req.seq !== ev[i + E_SEQ]) return;
+    const flags = ev[i + E_FLAGS]!;
+    const off = ev[i + E_BODY_OFF]!;
+    ctx._onBody(t.input.subarray(off, off + ev[i + E_BODY_LEN]!), (flags & F_BODY_END) !== 0, (flags & F_BODY_ERROR) !== 0);
+    if (flags & F_BODY_END) this.#bodyTarget[slot] = undefined;
+  }
+
+  #clientGone(slot: number, gen: number): void {
+    const err = new FaradError(ErrorCodes.CLIENT_GONE, "the client closed the connection");
+    const body = this.#bodyTarget[slot];
+    if (body !== undefined && body._req.gen === gen) {
+      body._fail(new FaradError(ErrorCodes.BODY_ABORTED, "the client closed the connection before sending the whole body"));
+      this.#bodyTarget[slot] = undefined;
+    }
+    for (let ctx = this.#bySlot[slot]; ctx; ctx = ctx._slotNext ?? undefined) {
+      if (ctx._req.gen !== gen) continue;
+      ctx._state |= S_CLIENT_GONE;
+      (ctx._c ??= new Context(ctx._deadline))._abort(err);
+    }
+  }
+}
+
+const STATUS_PHRASE: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  408: "Request Timeout",
+  413: "Content Too Large",
+  415: "Unsupported Media Type",
+  422: "Unprocessable Content",
+  429: "Too Many Requests",
+  500: "Internal Server Error",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+};

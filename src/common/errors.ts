@@ -1,0 +1,62 @@
+/**
+ * Every error farad raises carries a stable `code` (FARAD_ERR_*) a program
+ * can match on. The registry below is the list; docs/errors.md explains each.
+ */
+export const ErrorCodes = Object.freeze({
+  /** A request handler threw or rejected with something that is not an HttpError. */
+  HANDLER: "FARAD_ERR_HANDLER",
+  /** A handler did not finish before its deadline. */
+  HANDLER_TIMEOUT: "FARAD_ERR_HANDLER_TIMEOUT",
+  /** A RequestContext was used after its request finished. */
+  CONTEXT_RELEASED: "FARAD_ERR_CONTEXT_RELEASED",
+  /** A response was started twice, or changed after it was sent. */
+  RESPONSE_SENT: "FARAD_ERR_RESPONSE_SENT",
+  /** An option had a wrong type or value. */
+  INVALID_OPTION: "FARAD_ERR_INVALID_OPTION",
+  /** A header name or value could not be sent (not a token, CR/LF, non-Latin-1). */
+  INVALID_HEADER: "FARAD_ERR_INVALID_HEADER",
+  /** A status code outside 100-999 (or 1xx as a final status). */
+  INVALID_STATUS: "FARAD_ERR_INVALID_STATUS",
+  /** The request body was larger than the limit. */
+  BODY_TOO_LARGE: "FARAD_ERR_BODY_TOO_LARGE",
+  /** The request body was malformed or cut off, or the client went away. */
+  BODY_ABORTED: "FARAD_ERR_BODY_ABORTED",
+  /** The client closed the connection before the response was sent. */
+  CLIENT_GONE: "FARAD_ERR_CLIENT_GONE",
+  /** The server is shutting down. */
+  SERVER_CLOSING: "FARAD_ERR_SERVER_CLOSING",
+  /** listen() was called on a server that is listening or closed. */
+  SERVER_STATE: "FARAD_ERR_SERVER_STATE",
+  /** The native addon could not be loaded. */
+  NATIVE_UNAVAILABLE: "FARAD_ERR_NATIVE_UNAVAILABLE",
+});
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+export class FaradError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "FaradError";
+    this.code = code;
+  }
+}
+
+/**
+ * An error that maps to an HTTP response. `expose` (default: true for 4xx,
+ * false for 5xx) decides whether `message` is sent to the client.
+ */
+export class HttpError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly expose: boolean;
+  constructor(status: number, message?: string, options?: { code?: string; expose?: boolean; cause?: unknown }) {
+    super(message ?? "", options?.cause !== undefined ? { cause: options.cause } : undefined);
+    if (!Number.isInteger(status) || status < 400 || status > 599) {
+      throw new FaradError(ErrorCodes.INVALID_STATUS, `HttpError status must be 400-599, got ${status}`);
+    }
+    this.name = "HttpError";
+    this.status = status;
+    this.code = options?.code ?? `HTTP_${status}`;
+    this.expose = options?.expose ?? status < 500;
+  }
+}
