@@ -282,7 +282,12 @@ void Server::on_readable() {
 void Server::on_conn_event(Conn* c, uint32_t events) {
   if ((events & EPOLLOUT) && !c->out.empty()) flush_conn(c);
   if (!c->open) return;
-  if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) read_conn(c);
+  if (events & (EPOLLIN | EPOLLRDHUP)) read_conn(c);
+  if (!c->open) return;
+  // ERR and HUP are reported whatever the interest set says and stay
+  // reported (level-triggered): the socket is dead in both directions, so
+  // nothing more can be delivered on it.
+  if (events & (EPOLLERR | EPOLLHUP)) close_conn(c, true);
 }
 
 void Server::read_conn(Conn* c) {
@@ -534,19 +539,14 @@ bool Server::emit_chunked(Conn* c) {
     dispatch();
     if (!c->open) return false;
   }
-  // Body bytes to copy are limited by the room left in this batch.
+  // A data span is never longer than the input it came from, so feeding at
+  // most the room left in this batch keeps every span copyable. The decoder
+  // is incremental: a short feed just takes more steps.
   size_t room = shm_.in_cap - in_used_;
-  http1::ChunkedDecoder::Step step = c->chunked.decode(p, std::min(len, room + 64));
+  http1::ChunkedDecoder::Step step = c->chunked.decode(p, std::min(len, room));
   if (step.error) {
-    uint32_t seq = c->body_seq;
-    respond_error(c, seq, step.error);
+    respond_error(c, c->body_seq, step.error);
     return false;
-  }
-  if (step.data_len > room) {
-    // The decoder handed us more than fits; take only what fits and let it
-    // see the rest again. Not reachable with the +64 bound above unless the
-    // step consumed framing bytes only, so treat it as a framing boundary.
-    step.data_len = room;
   }
   if (step.data_len) {
     std::memcpy(shm_.in + in_used_, p + step.data_off, step.data_len);

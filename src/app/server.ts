@@ -40,7 +40,7 @@ import {
   F_KEEP_ALIVE,
 } from "../transport/layout.js";
 import { NativeTransport } from "../transport/native.js";
-import { MatchKind, METHOD_HEAD, METHOD_OPTIONS, Router, RouteGroup, type RouteInfo } from "../route/index.js";
+import { MatchKind, METHOD_GET, METHOD_HEAD, METHOD_OPTIONS, Router, RouteGroup, type RouteInfo } from "../route/index.js";
 import { Context, RequestContext, S_CLIENT_GONE, S_CLOSE, S_ENDED, S_PENDING, S_RELEASED, type ContextHost, type Handler } from "./context.js";
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from "./options.js";
 
@@ -305,7 +305,13 @@ export class Server extends RouteGroup<Handler, RouteData> {
       return this.#withMiddleware(req.methodCode === METHOD_OPTIONS ? this.#optionsAsterisk : this.#notFound);
     }
     const m = this.#match;
-    const route = this.#router.find(req.methodCode, req.methodCode === 0 ? req.method() : undefined, req.buf, req.pathStart(), req.pathEnd(), m, req.targetEnd());
+    const start = req.pathStart();
+    const end = req.pathEnd();
+    let route = this.#router.find(req.methodCode, req.methodCode === 0 ? req.method() : undefined, req.buf, start, end, m, req.targetEnd());
+    // HEAD is GET without the body (RFC 9110 §9.3.2): without a HEAD route, use the GET one.
+    if (route === null && req.methodCode === METHOD_HEAD && m.kind !== MatchKind.REDIRECT) {
+      route = this.#router.find(METHOD_GET, undefined, req.buf, start, end, m, req.targetEnd());
+    }
     if (route !== null) {
       ctx._route = route;
       if (m.count > 0) {
