@@ -315,7 +315,8 @@ export class RequestContext {
       // The long-lived context is made only for handlers that declare it.
       const r = (h.length < 2 ? h(this, this._c as Context) : h(this, this.context)) as PromiseLike<unknown> | undefined;
       if (r !== undefined && r !== null && typeof (r as PromiseLike<unknown>).then === "function") {
-        return continueAfter(this, r);
+        // The last handler's promise is the chain's: no continuation needed.
+        return this._index + 1 >= hs.length ? (r as Promise<void>) : continueAfter(this, r);
       }
     }
   }
