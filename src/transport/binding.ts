@@ -48,8 +48,14 @@ export function loadNative(): NativeAddon {
   if (loaded) return loaded
   if (!loadError) {
     try {
-      const load = require('node-gyp-build') as (dir: string) => NativeAddon
-      loaded = load(root)
+      // FARAD_ADDON names a specific build (the sanitizer build, say).
+      const override = process.env.FARAD_ADDON
+      if (override) {
+        loaded = require(override) as NativeAddon
+      } else {
+        const load = require('node-gyp-build') as (dir: string) => NativeAddon
+        loaded = load(root)
+      }
       return loaded
     } catch (e) {
       loadError = e as Error
