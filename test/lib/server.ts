@@ -89,3 +89,18 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve(v: T): void
   });
   return { promise, resolve, reject };
 }
+
+/** `p`, or a rejection naming `what` if it does not settle within `ms`. */
+export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what}: not settled within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
