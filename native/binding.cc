@@ -89,6 +89,7 @@ class ServerHandle : public Napi::ObjectWrap<ServerHandle>, public farad::Dispat
     so.keepalive_timeout_ms = opt_u32(o, "keepAliveTimeout", so.keepalive_timeout_ms);
     so.write_timeout_ms = opt_u32(o, "writeTimeout", so.write_timeout_ms);
     so.linger_ms = opt_u32(o, "lingerTimeout", so.linger_ms);
+    so.max_batch = opt_u32(o, "maxBatch", so.max_batch);
 
     farad::SharedRegions sr;
     uint32_t n;

@@ -71,6 +71,7 @@ Server::Server(const ServerOptions& options, const SharedRegions& regions, Dispa
   if (shm_.events_cap < 2 || shm_.header_rows_cap < opt_.limits.max_headers || shm_.records_cap < 1)
     throw std::invalid_argument("shared regions too small");
   if (opt_.body_chunk_max == 0) opt_.body_chunk_max = 65536;
+  batch_cap_ = opt_.max_batch ? std::clamp<uint32_t>(opt_.max_batch, 1, shm_.events_cap) : shm_.events_cap;
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
   int r = reactor_.add(reactor_.timer_fd(), EPOLLIN, kTimerTag);
@@ -366,7 +367,7 @@ void Server::process_input(Conn* c) {
 }
 
 bool Server::room_for(uint32_t events, uint32_t header_rows, uint32_t bytes) {
-  return ev_count_ + events + pending_closes_.size() <= shm_.events_cap &&
+  return ev_count_ + events + pending_closes_.size() <= batch_cap_ &&
          hdr_used_ + header_rows <= shm_.header_rows_cap && in_used_ + bytes <= shm_.in_cap;
 }
 
@@ -531,7 +532,7 @@ bool Server::emit_chunked(Conn* c) {
   size_t len;
   const uint8_t* p = c->in.peek(&len);
   if (!p || len == 0) return false;
-  if (!room_for(2, 0, 1)) {
+  if (!room_for(1, 0, 1)) {
     if (dispatching_) {
       mark_resume(c);
       return false;
@@ -548,17 +549,16 @@ bool Server::emit_chunked(Conn* c) {
     respond_error(c, c->body_seq, step.error);
     return false;
   }
-  if (step.data_len) {
+  // One event per step: a data span, or the end (with the last span if the
+  // decoder reports both at once).
+  if (step.data_len || step.done) {
     std::memcpy(shm_.in + in_used_, p + step.data_off, step.data_len);
-    push_body_event(c, in_used_, uint32_t(step.data_len), 0);
+    push_body_event(c, in_used_, uint32_t(step.data_len), step.done ? L::kBodyEnd : 0);
     in_used_ += uint32_t(step.data_len);
   }
   c->in.skip(step.consumed);
   body_timers_.unlink(&c->read_timer);
-  if (step.done) {
-    push_body_event(c, in_used_, 0, L::kBodyEnd);
-    finish_body(c);
-  }
+  if (step.done) finish_body(c);
   return step.consumed > 0 || step.done;
 }
 

@@ -39,6 +39,7 @@ struct ServerOptions {
   uint32_t write_timeout_ms = 30000;    // longest pause in draining unsent bytes
   uint32_t linger_ms = 2000;            // how long to drain input after a closing response
   uint32_t block_size = 16384;
+  uint32_t max_batch = 0;               // events per call into JS; 0 = as many as the region holds
 };
 
 // Shared memory regions, allocated by JavaScript (see server/layout.h).
@@ -166,6 +167,7 @@ class Server {
 
   // The batch being built
   uint32_t ev_count_ = 0;
+  uint32_t batch_cap_ = 0;
   uint32_t hdr_used_ = 0;
   uint32_t in_used_ = 0;
   std::unique_ptr<http1::HeaderField[]> fields_;

@@ -56,6 +56,8 @@ export interface ServerOptions {
   removeExtraSlash?: boolean;
   /** Router: percent-decode param values. Default true. */
   unescapePathValues?: boolean;
+  /** Most reactor events handed to JS in one call (a tuning knob; see docs/boundary.md). 0 = as many as fit (1024). Default 0. */
+  maxBatch?: number;
   /** Where errors are reported. Default: console. */
   logger?: Logger;
 }
@@ -84,6 +86,7 @@ export interface ResolvedOptions {
   handleMethodNotAllowed: boolean;
   removeExtraSlash: boolean;
   unescapePathValues: boolean;
+  maxBatch: number;
   logger: Logger;
 }
 
@@ -111,6 +114,7 @@ export const DEFAULTS: Readonly<Omit<ResolvedOptions, "logger">> = Object.freeze
   handleMethodNotAllowed: false,
   removeExtraSlash: false,
   unescapePathValues: true,
+  maxBatch: 0,
 });
 
 // [min, max] for each numeric option
@@ -130,6 +134,7 @@ const RANGES: Record<string, [number, number]> = {
   lingerTimeout: [1, 2 ** 31 - 1],
   handlerTimeout: [0, 2 ** 31 - 1],
   exitWaitTimeout: [0, 2 ** 31 - 1],
+  maxBatch: [0, 1024],
 };
 
 function invalid(name: string, why: string): never {

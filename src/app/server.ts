@@ -188,6 +188,7 @@ export class Server extends RouteGroup<Handler, RouteData> {
         lingerTimeout: o.lingerTimeout,
         outHighWater: 1 << 20,
         inHighWater: Math.max(64 * 1024, o.maxHeaderBytes + 16 * 1024),
+        maxBatch: o.maxBatch,
         inputBytes: 1 << 20,
         outputBytes: 1 << 20,
       },

@@ -21,6 +21,8 @@ export interface NativeTransportOptions {
   lingerTimeout: number;
   outHighWater: number;
   inHighWater: number;
+  /** Events per call into JS; 0 = the region's capacity. */
+  maxBatch: number;
   /** Bytes of the shared input region (request heads and body chunks of one batch). */
   inputBytes: number;
   /** Bytes of the shared output region (serialized responses between flushes). */
