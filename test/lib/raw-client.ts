@@ -194,6 +194,17 @@ export class RawClient {
     return this.#ended;
   }
 
+  /** Reads everything until the connection ends; returns the bytes and how it ended. */
+  async readToEnd(timeout = DEFAULT_TIMEOUT): Promise<{ bytes: Buffer; how: EndKind }> {
+    const deadline = Date.now() + timeout;
+    while (this.#ended === null) {
+      await this.#wait(deadline, () => `connection still open after ${timeout} ms (${this.#buf.length} bytes read)`);
+    }
+    const bytes = this.#buf;
+    this.#buf = Buffer.alloc(0);
+    return { bytes, how: this.#ended };
+  }
+
   /** Resolves once any bytes are buffered (or the connection ended). */
   async waitForData(timeout = DEFAULT_TIMEOUT): Promise<void> {
     const deadline = Date.now() + timeout;
