@@ -125,6 +125,8 @@ export class RequestContext {
   /** @internal */ _prev: RequestContext | null = null;
   /** @internal */ _next: RequestContext | null = null;
   /** @internal */ _slotNext: RequestContext | null = null;
+  /** @internal In-process requests (inject) hand the response here instead of to a socket. */
+  _capture: ((ctx: RequestContext, mode: number) => void) | null = null;
 
   constructor(req: RequestView, host: ContextHost) {
     this._req = req;

@@ -12,6 +12,8 @@ import { isIP } from "node:net";
 import { lookup } from "node:dns/promises";
 import { ErrorCodes, FaradError, HttpError } from "../common/errors.js";
 import { FORM_ASTERISK, RequestView } from "../protocol/http1/request.js";
+import { synthesize, type SyntheticRequest } from "../protocol/http1/synthetic.js";
+import { bodyless, STATUS_TEXT } from "../protocol/http1/status.js";
 import { M_CLOSE, M_HEAD, M_KEEP_ALIVE, ResponseWriter } from "../protocol/http1/writer.js";
 import {
   C_BUFFERED_BYTES,
@@ -53,6 +55,19 @@ export interface AddressInfo {
   address: string;
   family: "IPv4" | "IPv6";
   port: number;
+}
+
+export type InjectRequest = SyntheticRequest;
+
+/** What inject() resolves to: the response as a client would see it. */
+export interface InjectResponse {
+  status: number;
+  statusText: string;
+  /** Lower-case names; a header sent several times (Set-Cookie) has an array. */
+  headers: Record<string, string | string[]>;
+  body: Buffer;
+  text(): string;
+  json<T = unknown>(): T;
 }
 
 export interface ServerStats {
@@ -103,6 +118,7 @@ export class Server extends RouteGroup<Handler, RouteData> {
   /** Per connection slot: the context whose body is streaming in. */
   #bodyTarget: (RequestContext | undefined)[] = [];
   #groupData = new WeakMap<object, RouteData>();
+  #injectSeq = 0;
 
   constructor(options?: ServerOptions) {
     const resolved = resolveOptions(options);
@@ -156,6 +172,20 @@ export class Server extends RouteGroup<Handler, RouteData> {
   /** Every registered route, sorted. */
   routes(): RouteInfo[] {
     return this.#router.routes();
+  }
+
+  /**
+   * Runs a request through the whole pipeline (middleware, router, handlers,
+   * errors, rendering) in-process, without a socket. For tests.
+   */
+  inject(request: InjectRequest): Promise<InjectResponse> {
+    const req = synthesize(request, this.#injectSeq++ & 0x7fffffff);
+    const ctx = new RequestContext(req, this.#host);
+    return new Promise<InjectResponse>((resolve) => {
+      ctx._capture = (c, mode) => resolve(captured(c, mode));
+      ctx._handlers = this.#route(ctx, req);
+      this.#run(ctx);
+    });
   }
 
   // ------------------------------------------------------------- lifecycle
@@ -401,11 +431,15 @@ export class Server extends RouteGroup<Handler, RouteData> {
     if (ctx._state & S_CLIENT_GONE) return;
     const req = ctx._req;
     let mode = 0;
-    if ((req.flags & F_KEEP_ALIVE) === 0 || ctx._state & S_CLOSE || this.#state !== STATE_LISTENING) mode |= M_CLOSE;
+    if ((req.flags & F_KEEP_ALIVE) === 0 || ctx._state & S_CLOSE || this.#state === STATE_CLOSING) mode |= M_CLOSE;
     else if (req.versionMinor === 0) mode |= M_KEEP_ALIVE;
     if (req.methodCode === METHOD_HEAD) mode |= M_HEAD;
     // A body still arriving that nobody will read: closing is cheaper than reading it.
     if (!ctx._bodyDone && ctx._bodyError === null && (req.flags & F_HAS_BODY) !== 0) mode |= M_CLOSE;
+    if (ctx._capture !== null) {
+      ctx._capture(ctx, mode);
+      return;
+    }
     try {
       this.#writer!.write(req.slot, req.gen, req.seq, ctx._status, ctx._ctype, ctx._headers, ctx._body, mode);
     } catch (e) {
@@ -442,7 +476,7 @@ export class Server extends RouteGroup<Handler, RouteData> {
   #release(ctx: RequestContext): void {
     ctx._state |= S_RELEASED;
     const slot = ctx._req.slot;
-    if (this.#bodyTarget[slot] === ctx) this.#bodyTarget[slot] = undefined;
+    if (slot >= 0 && this.#bodyTarget[slot] === ctx) this.#bodyTarget[slot] = undefined;
     if (ctx._state & S_PENDING) this.#unpend(ctx);
   }
 
@@ -450,7 +484,7 @@ export class Server extends RouteGroup<Handler, RouteData> {
 
   #pending(ctx: RequestContext): void {
     ctx._state |= S_PENDING;
-    this.#batchLive.push(ctx);
+    if (ctx._capture === null) this.#batchLive.push(ctx);
     const timeout = this.config.handlerTimeout;
     ctx._deadline = timeout > 0 ? Date.now() + timeout : Infinity;
     ctx._prev = this.#pendingTail;
@@ -459,8 +493,10 @@ export class Server extends RouteGroup<Handler, RouteData> {
     this.#pendingTail = ctx;
     this.#pendingCount++;
     const slot = ctx._req.slot;
-    ctx._slotNext = this.#bySlot[slot] ?? null;
-    this.#bySlot[slot] = ctx;
+    if (slot >= 0) {
+      ctx._slotNext = this.#bySlot[slot] ?? null;
+      this.#bySlot[slot] = ctx;
+    }
     if (timeout > 0 && this.#deadlineTimer === null) this.#armDeadline();
   }
 
@@ -473,6 +509,7 @@ export class Server extends RouteGroup<Handler, RouteData> {
     ctx._prev = ctx._next = null;
     this.#pendingCount--;
     const slot = ctx._req.slot;
+    if (slot < 0) return;
     let p = this.#bySlot[slot];
     if (p === ctx) this.#bySlot[slot] = ctx._slotNext ?? undefined;
     else {
@@ -538,6 +575,39 @@ export class Server extends RouteGroup<Handler, RouteData> {
       (ctx._c ??= new Context(ctx._deadline))._abort(err);
     }
   }
+}
+
+function captured(ctx: RequestContext, mode: number): InjectResponse {
+  const status = ctx._status;
+  const headers: Record<string, string | string[]> = {};
+  const add = (k: string, v: string): void => {
+    const key = k.toLowerCase();
+    const had = headers[key];
+    headers[key] = had === undefined ? v : Array.isArray(had) ? [...had, v] : [had, v];
+  };
+  let body = ctx._body === null ? Buffer.alloc(0) : typeof ctx._body === "string" ? Buffer.from(ctx._body) : Buffer.from(ctx._body);
+  if (!bodyless(status)) {
+    if (ctx._ctype !== null) {
+      const line = ctx._ctype.toString("latin1");
+      add("content-type", line.slice(line.indexOf(":") + 2, -2));
+    }
+    add("content-length", String(body.length));
+  } else {
+    body = Buffer.alloc(0);
+  }
+  add("date", new Date().toUTCString());
+  if (mode & M_CLOSE) add("connection", "close");
+  const h = ctx._headers;
+  if (h !== null) for (let i = 0; i < h.length; i += 2) add(h[i]!, h[i + 1]!);
+  if (mode & M_HEAD) body = Buffer.alloc(0);
+  return {
+    status,
+    statusText: STATUS_TEXT[status] ?? "",
+    headers,
+    body,
+    text: () => body.toString("utf8"),
+    json: <T>() => JSON.parse(body.toString("utf8")) as T,
+  };
 }
 
 const STATUS_PHRASE: Record<number, string> = {
