@@ -31,7 +31,14 @@ const ABORTED_INDEX = 1 << 30;
 export interface ContextHost {
   bodyLimit: number;
   unescapePathValues: boolean;
-  now(): number;
+  /** The handler deadline of a request starting now (ms since the epoch, or Infinity). */
+  deadline(): number;
+}
+
+/** True if any handler declares the long-lived context (its second parameter). */
+export function needsContext(chain: readonly Handler[]): boolean {
+  for (const h of chain) if (h.length >= 2) return true;
+  return false;
 }
 
 const CT_TEXT = Buffer.from("Content-Type: text/plain; charset=utf-8\r\n");
@@ -233,7 +240,7 @@ export class RequestContext {
   /** The long-lived context of this request. */
   get context(): Context {
     if (this._state & S_RELEASED) released();
-    return (this._c ??= new Context(this._deadline));
+    return (this._c ??= new Context(this._host.deadline()));
   }
 
   // --------------------------------------------------------------- response
@@ -313,9 +320,8 @@ export class RequestContext {
     if (this._state & S_RELEASED) released();
     const hs = this._handlers;
     while (++this._index < hs.length) {
-      const h = hs[this._index]!;
-      // The long-lived context is made only for handlers that declare it.
-      const r = (h.length < 2 ? h(this, this._c as Context) : h(this, this.context)) as PromiseLike<unknown> | undefined;
+      // _c was made up front if any handler of the chain declares it.
+      const r = hs[this._index]!(this, this._c as Context) as PromiseLike<unknown> | undefined;
       if (r !== undefined && r !== null && typeof (r as PromiseLike<unknown>).then === "function") {
         // The last handler's promise is the chain's: no continuation needed.
         return this._index + 1 >= hs.length ? (r as Promise<void>) : continueAfter(this, r);

@@ -43,7 +43,7 @@ import {
 } from "../transport/layout.js";
 import { NativeTransport } from "../transport/native.js";
 import { MatchKind, METHOD_GET, METHOD_HEAD, METHOD_OPTIONS, Router, RouteGroup, type RouteInfo } from "../route/index.js";
-import { Context, RequestContext, S_CLIENT_GONE, S_CLOSE, S_ENDED, S_PENDING, S_RELEASED, type ContextHost, type Handler } from "./context.js";
+import { Context, needsContext, RequestContext, S_CLIENT_GONE, S_CLOSE, S_ENDED, S_PENDING, S_RELEASED, type ContextHost, type Handler } from "./context.js";
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from "./options.js";
 
 export interface ListenOptions {
@@ -83,6 +83,7 @@ export interface ServerStats {
 
 interface RouteData {
   chain: Handler[] | null;
+  needC: boolean;
   version: number;
 }
 
@@ -134,7 +135,12 @@ export class Server extends RouteGroup<Handler, RouteData> {
     this.#router = router;
     this.#match = router.createMatch();
     const bodyLimit = resolved.bodyLimit;
-    this.#host = { bodyLimit, unescapePathValues: resolved.unescapePathValues, now: Date.now };
+    const timeout = resolved.handlerTimeout;
+    this.#host = {
+      bodyLimit,
+      unescapePathValues: resolved.unescapePathValues,
+      deadline: () => (timeout > 0 ? Date.now() + timeout : Infinity),
+    };
   }
 
   // ---------------------------------------------------------- registration
@@ -153,7 +159,7 @@ export class Server extends RouteGroup<Handler, RouteData> {
 
   override addRoute(method: string | readonly string[], path: string, handlers: readonly Handler[], options?: RouteData): this {
     for (const h of handlers) if (typeof h !== "function") throw new TypeError(`handler for ${path} must be a function`);
-    return super.addRoute(method, path, handlers, options ?? { chain: null, version: -1 });
+    return super.addRoute(method, path, handlers, options ?? { chain: null, needC: false, version: -1 });
   }
 
   /** The handler for requests no route matches (after global middleware). Default: 404 text. */
@@ -331,7 +337,14 @@ export class Server extends RouteGroup<Handler, RouteData> {
     this.#run(ctx);
   }
 
+  /** The handler chain for a request; makes ctx._c when a handler declares it. */
   #route(ctx: RequestContext, req: RequestView): Handler[] {
+    const chain = this.#lookup(ctx, req);
+    if (ctx._c === null && ctx._route === null && needsContext(chain)) ctx._c = new Context(this.#host.deadline());
+    return chain;
+  }
+
+  #lookup(ctx: RequestContext, req: RequestView): Handler[] {
     if (req.targetForm === FORM_ASTERISK) {
       return this.#withMiddleware(req.methodCode === METHOD_OPTIONS ? this.#optionsAsterisk : this.#notFound);
     }
@@ -356,12 +369,14 @@ export class Server extends RouteGroup<Handler, RouteData> {
       if (data === undefined) {
         // Routes registered through groups carry no RouteData of ours.
         data = this.#groupData.get(route);
-        if (data === undefined) this.#groupData.set(route, (data = { chain: null, version: -1 }));
+        if (data === undefined) this.#groupData.set(route, (data = { chain: null, needC: false, version: -1 }));
       }
       if (data.version !== this.#version) {
         data.chain = this.#middleware.length ? [...this.#middleware, ...route.handlers] : (route.handlers as Handler[]);
+        data.needC = needsContext(data.chain);
         data.version = this.#version;
       }
+      if (data.needC) ctx._c = new Context(this.#host.deadline());
       return data.chain!;
     }
     if (m.kind === MatchKind.REDIRECT) {

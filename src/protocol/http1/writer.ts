@@ -32,6 +32,7 @@ export const M_KEEP_ALIVE = 4; // HTTP/1.0 client asked for keep-alive: say yes
 
 const CONTENT_LENGTH = Buffer.from("Content-Length: ");
 const CONNECTION_CLOSE = Buffer.from("Connection: close\r\n");
+const NO_TYPE = Buffer.alloc(0);
 const CONNECTION_KEEP_ALIVE = Buffer.from("Connection: keep-alive\r\n");
 // Whole-response bodies bigger than this go to the reactor as their own
 // buffer instead of being copied into the shared region.
@@ -44,6 +45,8 @@ export class ResponseWriter {
   readonly #control: Int32Array;
   readonly #recordCap: number;
   #flushQueued = false;
+  // Keyed by the content-type line Buffer (callers reuse a few constant ones).
+  readonly #prefixes = new Map<Buffer, Buffer[]>();
   #dateSec = -1;
   #dateLine: Buffer = Buffer.alloc(0);
   readonly #flush = (): void => {
@@ -78,11 +81,10 @@ export class ResponseWriter {
     let bodyLen = 0;
     if (body !== null && !noBody) bodyLen = typeof body === "string" ? utf8Length(body) : body.byteLength;
     const sendBody = bodyLen > 0 && (mode & M_HEAD) === 0;
-    const line = statusLine(status);
+    const prefix = this.#prefix(status, noBody ? null : contentType);
     const date = this.#date();
 
-    let need = line.length + date.length + 64 + 2;
-    if (contentType !== null) need += contentType.length;
+    let need = prefix.length + date.length + 48;
     if (headers !== null) for (let i = 0; i < headers.length; i++) need += headers[i]!.length + 2;
     const external = sendBody && bodyLen > EXTERNAL_BODY;
     if (sendBody && !external) need += bodyLen;
@@ -90,17 +92,22 @@ export class ResponseWriter {
     let pos = this.#reserve(need);
     const out = this.#out;
     const start = pos;
-    pos += line.copy(out, pos);
-    if (contentType !== null && !noBody) pos += contentType.copy(out, pos);
+    out.set(prefix, pos);
+    pos += prefix.length;
     if (!noBody) {
-      pos += CONTENT_LENGTH.copy(out, pos);
       pos = writeUint(out, pos, bodyLen);
       out[pos++] = 13;
       out[pos++] = 10;
     }
-    pos += date.copy(out, pos);
-    if (mode & M_CLOSE) pos += CONNECTION_CLOSE.copy(out, pos);
-    else if (mode & M_KEEP_ALIVE) pos += CONNECTION_KEEP_ALIVE.copy(out, pos);
+    out.set(date, pos);
+    pos += date.length;
+    if (mode & M_CLOSE) {
+      out.set(CONNECTION_CLOSE, pos);
+      pos += CONNECTION_CLOSE.length;
+    } else if (mode & M_KEEP_ALIVE) {
+      out.set(CONNECTION_KEEP_ALIVE, pos);
+      pos += CONNECTION_KEEP_ALIVE.length;
+    }
     if (headers !== null) {
       for (let i = 0; i < headers.length; i += 2) {
         pos = writeLatin1(out, pos, headers[i]!);
@@ -132,6 +139,29 @@ export class ResponseWriter {
   /** Sends anything written outside a batch now (normally a microtask does it). */
   flushNow(): void {
     this.#flush();
+  }
+
+  /**
+   * Status line, Content-Type line and "Content-Length: " as one piece,
+   * made once per (status, type) pair: one copy instead of three.
+   */
+  #prefix(status: number, contentType: Buffer | null): Buffer {
+    let byType = this.#prefixes.get(contentType ?? NO_TYPE);
+    if (byType === undefined) {
+      byType = [];
+      this.#prefixes.set(contentType ?? NO_TYPE, byType);
+    }
+    let p = byType[status];
+    if (p === undefined) {
+      const noBody = bodyless(status);
+      const parts = [statusLine(status)];
+      if (contentType !== null && !noBody) parts.push(contentType);
+      if (!noBody) parts.push(CONTENT_LENGTH);
+      p = Buffer.concat(parts);
+      // Content types outside the callers' caches would grow this forever.
+      if (this.#prefixes.size < 512) byType[status] = p;
+    }
+    return p;
   }
 
   #reserve(need: number): number {
