@@ -35,6 +35,10 @@ function routes(app: Server): void {
   });
   app.get("/doc", (ctx) => ctx.string(200, DOC));
   app.get("/next", (ctx) => ctx.string(200, "next"));
+  app.get("/slow", async (ctx) => {
+    await new Promise((r) => setTimeout(r, 50));
+    ctx.string(200, "slow");
+  });
 }
 
 let s: TestServer;
@@ -177,6 +181,36 @@ test("a small Content-Length body arriving one byte per send", async () => {
   try {
     await c.writeBytewise("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n0123456789");
     assert.is((await c.readResponse()).text(), "0123456789");
+  } finally {
+    c.destroy();
+  }
+});
+
+test("100 Continue for a pipelined request goes out after the earlier response, not before", async () => {
+  const c = await RawClient.connect(s.port);
+  try {
+    await c.write(`${get("/slow")}POST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n`);
+    const first = await c.readResponse();
+    assert.is(first.status, 200);
+    assert.is(first.text(), "slow");
+    assert.is((await c.readResponse()).status, 100);
+    await c.write("abc");
+    const r = await c.readResponse();
+    assert.is(r.text(), "abc");
+  } finally {
+    c.destroy();
+  }
+});
+
+test("Expect: 100-continue on a body over bodyLimit: 413 and close", async () => {
+  const c = await RawClient.connect(s.port);
+  try {
+    await c.write(`POST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: ${16 << 20}\r\n\r\n`);
+    const { final, interim } = await c.readFinal();
+    for (const i of interim) assert.is(i.status, 100);
+    assert.is(final.status, 413);
+    assert.is(final.header("connection"), "close");
+    await c.expectClosed();
   } finally {
     c.destroy();
   }

@@ -8,7 +8,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import type { Server } from "../src/index.js";
 import { get, RawClient } from "./lib/raw-client.js";
-import { startServer, watchdog, type TestServer } from "./lib/server.js";
+import { startServer, until, watchdog, type TestServer } from "./lib/server.js";
 
 watchdog(30_000);
 
@@ -21,6 +21,7 @@ function routes(app: Server): void {
     ctx.string(200, `p${n}`);
   });
   app.get("/hello", (ctx) => ctx.string(200, "hello"));
+  app.get("/q/:n", (ctx) => ctx.string(200, `q${ctx.param("n")}`));
   app.get("/close-me", (ctx) => {
     ctx.setHeader("Connection", "close");
     ctx.string(200, "bye");
@@ -165,6 +166,27 @@ test("HTTP/1.0 with Connection: keep-alive: confirmed, and the connection serves
     const r3 = await c.readResponse();
     assert.is(r3.header("connection"), "close");
     await c.expectClosed();
+  } finally {
+    c.destroy();
+  }
+});
+
+test("20,000 pipelined requests from a client that reads nothing until the server has them all or pushes back", async () => {
+  const N = 20_000;
+  const c = await RawClient.connect(s.port);
+  try {
+    let req = "";
+    for (let i = 0; i < N; i++) req += get(`/q/${i}`);
+    const before = s.app.stats().requests;
+    c.socket.pause();
+    const writing = c.write(req);
+    await until(() => s.app.stats().requests - before === N || s.app.stats().readPaused > 0, "all parsed, or reading paused", 3000);
+    c.socket.resume();
+    const rs = await c.readResponses(N, { timeout: 5000 });
+    await writing;
+    let wrong = -1;
+    for (let i = 0; i < N && wrong < 0; i++) if (rs[i]!.text() !== `q${i}`) wrong = i;
+    assert.is(wrong, -1, `response ${wrong} out of order`);
   } finally {
     c.destroy();
   }

@@ -7,7 +7,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import type { Server } from "../src/index.js";
 import { RawClient, type Response } from "./lib/raw-client.js";
-import { startServer, watchdog, type TestServer } from "./lib/server.js";
+import { startServer, until, watchdog, type TestServer } from "./lib/server.js";
 
 watchdog(20_000);
 
@@ -139,6 +139,32 @@ test("a chunked body growing past bodyLimit answers 413 and closes", async () =>
 
 test("a chunked body within bodyLimit is read", async () => {
   await expectOk(`POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3E8\r\n${"c".repeat(1000)}\r\n0\r\n\r\n`, "body 1000");
+});
+
+test("maxConnections: connections past the limit are closed on accept; the others are served", async () => {
+  const limited = await startServer((app) => app.get("/", (ctx) => ctx.string(200, "in")), { maxConnections: 3 });
+  const cs: RawClient[] = [];
+  try {
+    for (let i = 0; i < 3; i++) cs.push(await RawClient.connect(limited.port));
+    await until(() => limited.app.stats().connections === 3, "three connections open");
+    const extra = await RawClient.connect(limited.port);
+    cs.push(extra);
+    await extra.expectClosed();
+    for (const c of cs.slice(0, 3)) {
+      await c.write("GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+      assert.is((await c.readResponse()).text(), "in");
+    }
+    // A slot frees when one leaves.
+    cs[0]!.destroy();
+    await until(() => limited.app.stats().connections === 2, "one connection released");
+    const again = await RawClient.connect(limited.port);
+    cs.push(again);
+    await again.write("GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert.is((await again.readResponse()).text(), "in");
+  } finally {
+    for (const c of cs) c.destroy();
+    await limited.close();
+  }
 });
 
 test.run();

@@ -216,4 +216,23 @@ test("writeTimeout: a client that never reads a 16 MiB response is disconnected"
   }
 });
 
+test("writeTimeout is a pause limit: a client that reads a 16 MiB response gets all of it", async () => {
+  const big = Buffer.alloc(16 << 20);
+  for (let i = 0; i < big.length; i += 4096) big[i] = (i >> 12) & 0xff;
+  const s = await startServer((app) => app.get("/big", (ctx) => ctx.data(200, "application/octet-stream", big)), {
+    writeTimeout: T,
+  });
+  const c = await RawClient.connect(s.port);
+  try {
+    await c.write(get("/big"));
+    const r = await c.readResponse({ timeout: 3000 });
+    assert.is(r.body.length, big.length);
+    assert.ok(r.body.equals(big));
+    assert.is(s.app.stats().timeouts, 0);
+  } finally {
+    c.destroy();
+    await s.close();
+  }
+});
+
 test.run();

@@ -41,7 +41,9 @@ export type EndKind = "eof" | "reset" | "error";
 
 export class RawClient {
   readonly socket: Socket;
-  #buf: Buffer = Buffer.alloc(0);
+  /** Received bytes not yet consumed, as a list (joined lazily: a 16 MiB body arrives in many chunks). */
+  #chunks: Buffer[] = [];
+  #len = 0;
   #ended: EndKind | null = null;
   #error: Error | null = null;
   #waiters: (() => void)[] = [];
@@ -50,7 +52,8 @@ export class RawClient {
     this.socket = socket;
     socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => {
-      this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
+      this.#chunks.push(chunk);
+      this.#len += chunk.length;
       this.#wake();
     });
     socket.on("end", () => {
@@ -91,6 +94,16 @@ export class RawClient {
   /** Bytes received and not yet consumed by a read. */
   get buffered(): Buffer {
     return this.#buf;
+  }
+
+  get #buf(): Buffer {
+    if (this.#chunks.length !== 1) this.#chunks = [Buffer.concat(this.#chunks, this.#len)];
+    return this.#chunks[0]!;
+  }
+
+  set #buf(b: Buffer) {
+    this.#chunks = [b];
+    this.#len = b.length;
   }
 
   /** How the connection ended, or null while it is open. */
@@ -147,11 +160,15 @@ export class RawClient {
   async readResponse(opts: ReadOptions = {}): Promise<Response> {
     const timeout = opts.timeout ?? DEFAULT_TIMEOUT;
     const deadline = Date.now() + timeout;
+    let need = 1;
     for (;;) {
-      const r = parseResponse(this.#buf, opts.head ?? false, this.#ended !== null);
-      if (r !== null) {
-        this.#buf = this.#buf.subarray(r.raw.length);
-        return r;
+      if (this.#len >= need || this.#ended !== null) {
+        const r = parseAt(this.#buf, opts.head ?? false, this.#ended !== null);
+        if (typeof r !== "number") {
+          this.#buf = this.#buf.subarray(r.raw.length);
+          return r;
+        }
+        need = r;
       }
       if (this.#ended !== null) {
         throw new Error(
@@ -252,13 +269,20 @@ export class RawClient {
  * well-formed response: the server must never send those.
  */
 export function parseResponse(buf: Buffer, head: boolean, ended: boolean): Response | null {
+  const r = parseAt(buf, head, ended);
+  return typeof r === "number" ? null : r;
+}
+
+/** As parseResponse, but an incomplete response gives the buffer length worth waiting for. */
+function parseAt(buf: Buffer, head: boolean, ended: boolean): Response | number {
+  const more = buf.length + 1;
   const end = buf.indexOf("\r\n\r\n");
   if (end < 0) {
     const start = buf.toString("latin1", 0, Math.min(buf.length, 5));
     if (!"HTTP/".startsWith(start)) {
       throw new Error(`not an HTTP response: ${JSON.stringify(buf.toString("latin1").slice(0, 200))}`);
     }
-    return null;
+    return more;
   }
   const lines = buf.toString("latin1", 0, end).split("\r\n");
   const m = /^(HTTP\/1\.[01]) (\d{3}) (.*)$/.exec(lines[0]!);
@@ -283,7 +307,7 @@ export function parseResponse(buf: Buffer, head: boolean, ended: boolean): Respo
     const chunks: Buffer[] = [];
     for (;;) {
       const lineEnd = buf.indexOf("\r\n", pos);
-      if (lineEnd < 0) return null;
+      if (lineEnd < 0) return more;
       const size = parseInt(buf.toString("latin1", pos, lineEnd).split(";")[0]!, 16);
       if (!Number.isFinite(size)) throw new Error("bad chunk size in response");
       pos = lineEnd + 2;
@@ -291,14 +315,14 @@ export function parseResponse(buf: Buffer, head: boolean, ended: boolean): Respo
         // trailers until an empty line
         for (;;) {
           const e = buf.indexOf("\r\n", pos);
-          if (e < 0) return null;
+          if (e < 0) return more;
           const empty = e === pos;
           pos = e + 2;
           if (empty) break;
         }
         break;
       }
-      if (buf.length < pos + size + 2) return null;
+      if (buf.length < pos + size + 2) return more;
       chunks.push(buf.subarray(pos, pos + size));
       pos += size + 2;
     }
@@ -306,11 +330,11 @@ export function parseResponse(buf: Buffer, head: boolean, ended: boolean): Respo
   } else if (cl.length === 1) {
     if (!/^\d+$/.test(cl[0]!)) throw new Error(`bad Content-Length ${cl[0]}`);
     const n = Number(cl[0]);
-    if (buf.length < pos + n) return null;
+    if (buf.length < pos + n) return pos + n;
     body = buf.subarray(pos, pos + n);
     pos += n;
   } else {
-    if (!ended) return null;
+    if (!ended) return more;
     body = buf.subarray(pos);
     pos = buf.length;
   }
