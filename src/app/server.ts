@@ -25,6 +25,7 @@ import {
   C_REQUESTS,
   C_TIMEOUTS,
   C_ACCEPTED,
+  C_ACCEPT_PAUSED,
   E_BODY_LEN,
   E_BODY_OFF,
   E_FLAGS,
@@ -78,6 +79,8 @@ export interface ServerStats {
   timeouts: number;
   readPaused: number;
   bufferedBytes: number;
+  /** True while accepting is paused because the process ran out of descriptors (EMFILE). */
+  acceptPaused: boolean;
   pendingHandlers: number;
 }
 
@@ -300,6 +303,7 @@ export class Server extends RouteGroup<Handler, RouteData> {
       timeouts: c ? c[C_TIMEOUTS]! : 0,
       readPaused: c ? c[C_READ_PAUSED]! : 0,
       bufferedBytes: c ? c[C_BUFFERED_BYTES]! : 0,
+      acceptPaused: c ? c[C_ACCEPT_PAUSED] === 1 : false,
       pendingHandlers: this.#pendingCount,
     };
   }
