@@ -44,7 +44,8 @@ test(`${CONNECTIONS} concurrent connections, one request each`, async () => {
     const bodies = await Promise.all(Array.from({ length: CONNECTIONS }, (_, i) => oneRequest(s.port, `/c/${i}`)));
     const elapsed = Date.now() - t0;
     for (let i = 0; i < CONNECTIONS; i++) assert.is(bodies[i], `a ${i}`);
-    assert.ok(elapsed < 3000, `${CONNECTIONS} requests took ${elapsed} ms`);
+    // A sanity bound, loose enough for a loaded machine; it takes ~1 s here.
+    assert.ok(elapsed < 10_000, `${CONNECTIONS} requests took ${elapsed} ms`);
     const st = s.app.stats();
     assert.is(st.accepted, CONNECTIONS);
     assert.is(st.requests, CONNECTIONS);
