@@ -112,4 +112,23 @@ test("a handler still running at exitWaitTimeout: its c.signal aborts, its conne
   }
 });
 
+test("close() with 500 idle keep-alive connections closes them all at once and resolves", async () => {
+  const s = await startServer((app) => app.get("/", (ctx) => ctx.string(200, "x")), { exitWaitTimeout: 3000, backlog: 1024 });
+  const cs: RawClient[] = [];
+  try {
+    for (let i = 0; i < 500; i += 100) cs.push(...(await Promise.all(Array.from({ length: 100 }, () => RawClient.connect(s.port)))));
+    await Promise.all(cs.map((c) => c.write(get("/"))));
+    await Promise.all(cs.map((c) => c.readResponse()));
+    assert.is(s.app.stats().connections, 500);
+    const t0 = Date.now();
+    await within(s.app.close(), 2000, "close()");
+    assert.ok(Date.now() - t0 < 1000, `close() took ${Date.now() - t0} ms with only idle connections`);
+    const ends = await Promise.all(cs.map((c) => c.expectClosed()));
+    assert.ok(ends.every((e) => e === "eof"), "every client saw a clean close");
+  } finally {
+    for (const c of cs) c.destroy();
+    await s.close();
+  }
+});
+
 test.run();
