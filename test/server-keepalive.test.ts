@@ -192,4 +192,20 @@ test("20,000 pipelined requests from a client that reads nothing until the serve
   }
 });
 
+test("maxPipelined 1: 100 pipelined requests with async handlers are still all answered in order", async () => {
+  const one = await startServer(routes, { maxPipelined: 1 });
+  const c = await RawClient.connect(one.port);
+  try {
+    await c.write(batch(0, 100));
+    const rs = await c.readResponses(100, { timeout: 3000 });
+    assert.equal(
+      rs.map((r) => r.text()),
+      Array.from({ length: 100 }, (_, i) => `p${i}`),
+    );
+  } finally {
+    c.destroy();
+    await one.close();
+  }
+});
+
 test.run();
