@@ -223,16 +223,14 @@ void Server::close_idle() {
         c->next_seq == c->write_seq && c->out.empty())
       close_conn(c, false);
   }
-  if (!dispatching_) reap();
+  if (!in_turn_) settle();
 }
 
 void Server::close_all() {
   for (Conn* c : slots_)
     if (c && c->open) close_conn(c, true);
-  if (!dispatching_) {
-    dispatch();
-    reap();
-  }
+  if (!dispatching_) dispatch();
+  if (!in_turn_) settle();
 }
 
 // ---------------------------------------------------------------------------
@@ -273,9 +271,16 @@ void Server::on_readable() {
     }
   }
   dispatch();
-  reap();
-  update_tick();
   in_turn_ = false;
+  settle();
+}
+
+void Server::settle() {
+  // End of any entry point (a reactor turn, or a call from JS outside one):
+  // free closed slots, arm or disarm the tick for the timers that changed,
+  // and publish the counters.
+  if (!dispatching_) reap();
+  update_tick();
   shm_.control[L::kConnections] = int32_t(open_conns_);
   shm_.control[L::kBufferedBytes] = int32_t(std::min<size_t>(pool_.bytes_in_use(), INT32_MAX));
 }
@@ -373,6 +378,14 @@ bool Server::room_for(uint32_t events, uint32_t header_rows, uint32_t bytes) {
 
 bool Server::parse_head(Conn* c) {
   if (c->in.empty()) return false;
+  if (draining_) {
+    // Shutting down: requests not read yet are not started; the response
+    // to the last one read says Connection: close, and the client retries
+    // the rest elsewhere (RFC 9112 §9.3.2).
+    c->state = ReadState::kStop;
+    c->in.clear();
+    return false;
+  }
   if (c->next_seq - c->write_seq >= opt_.max_pipelined) return false;
 
   // Feed the scanner only the bytes it has not seen.
@@ -630,6 +643,7 @@ void Server::dispatch() {
 void Server::flush() {
   apply_records();
   if (!dispatching_ && (!pending_closes_.empty() || !resume_.empty())) wake();
+  if (!in_turn_) settle();
 }
 
 bool Server::write_external(uint32_t slot, uint32_t gen, uint32_t seq, const uint8_t* data,
@@ -639,6 +653,7 @@ bool Server::write_external(uint32_t slot, uint32_t gen, uint32_t seq, const uin
   if (!c || c->closing) return false;
   enqueue(c, seq, data, len, flags, true, false);
   flush_dirty();
+  if (!in_turn_) settle();
   return true;
 }
 
@@ -854,7 +869,7 @@ void Server::after_write(Conn* c) {
 
 void Server::respond_error(Conn* c, uint32_t seq, const http1::Error& e) {
   uint8_t buf[512];
-  size_t n = http1::write_error_response(buf, sizeof buf, e.status, e.reason);
+  size_t n = http1::write_error_response(buf, sizeof buf, e.status, e.code, e.reason, time(nullptr));
   ++shm_.control[L::kParseErrors];
   if (c->js_knows_body) {
     // JS is reading this request's body: tell it the body failed.

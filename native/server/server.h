@@ -137,6 +137,7 @@ class Server {
   void begin_close(Conn* c);  // graceful: shutdown(SHUT_WR) then linger
   void close_conn(Conn* c, bool notify_js);
   void reap();
+  void settle();
   void update_tick();
   void set_accepting(bool on);
 

@@ -106,8 +106,7 @@ export class Context {
   }
 }
 
-export class RequestContext {
-  /** @internal */ _req: RequestView;
+export class RequestContext extends RequestView {
   /** @internal */ _host: ContextHost;
   /** @internal */ _state = 0;
   /** @internal */ _handlers: readonly Handler[] = [];
@@ -135,10 +134,10 @@ export class RequestContext {
   /** @internal In-process requests (inject) hand the response here instead of to a socket. */
   _capture: ((ctx: RequestContext, mode: number) => void) | null = null;
 
-  constructor(req: RequestView, host: ContextHost) {
-    this._req = req;
+  constructor(ev: Int32Array, i: number, input: Buffer, rows: Int32Array, host: ContextHost) {
+    super(ev, i, input, rows);
     this._host = host;
-    this._bodyDone = (req.flags & 16) !== 0; // F_BODY_END
+    this._bodyDone = (this._flags & 16) !== 0; // F_BODY_END
   }
 
   // ---------------------------------------------------------------- request
@@ -146,20 +145,19 @@ export class RequestContext {
   /** The request method, e.g. "GET" or "PROPFIND". */
   get method(): string {
     if (this._state & S_RELEASED) released();
-    return this._req.method();
+    return this._method();
   }
 
   /** The raw request target as sent (path and query, percent-encoded). */
   get url(): string {
     if (this._state & S_RELEASED) released();
-    return this._req.target();
+    return this._target();
   }
 
   /** The path part of the target, percent-encoded as sent. */
   get path(): string {
     if (this._state & S_RELEASED) released();
-    const r = this._req;
-    return r.buf.toString("latin1", r.pathStart(), r.pathEnd());
+    return this._buf.toString("latin1", this._pathStart(), this._pathEnd());
   }
 
   /** The route template that matched, e.g. "/user/:id" (for metrics labels); "" if none. */
@@ -171,17 +169,16 @@ export class RequestContext {
   /** "1.1" or "1.0". */
   get httpVersion(): string {
     if (this._state & S_RELEASED) released();
-    return this._req.versionMinor === 1 ? "1.1" : "1.0";
+    return this._versionMinor === 1 ? "1.1" : "1.0";
   }
 
   /** The first value of query parameter `name` (decoded), or undefined. */
   query(name: string): string | undefined {
     if (this._state & S_RELEASED) released();
-    const r = this._req;
-    const end = r.targetEnd();
-    const q = r.pathEnd();
+    const end = this._targetEnd();
+    const q = this._pathEnd();
     if (q >= end) return undefined;
-    return new URLSearchParams(r.buf.toString("latin1", q + 1, end)).get(name) ?? undefined;
+    return new URLSearchParams(this._buf.toString("latin1", q + 1, end)).get(name) ?? undefined;
   }
 
   /** The value of route parameter `name` (decoded by default), or undefined. */
@@ -192,27 +189,27 @@ export class RequestContext {
     const i = route.paramNames.indexOf(name);
     if (i < 0) return undefined;
     const p = this._params;
-    const base = this._paramBuf === null ? this._req.base : 0;
-    const buf = this._paramBuf ?? this._req.buf;
+    const base = this._paramBuf === null ? this._base : 0;
+    const buf = this._paramBuf ?? this._buf;
     return paramValue(buf, p[2 * i]! - base, p[2 * i + 1]! - base, this._host.unescapePathValues);
   }
 
   /** The first value of header `name` (case-insensitive), or undefined. */
   header(name: string): string | undefined {
     if (this._state & S_RELEASED) released();
-    return this._req.header(name);
+    return this._header(name);
   }
 
   /** Every value of header `name`, in order. */
   headerValues(name: string): string[] {
     if (this._state & S_RELEASED) released();
-    return this._req.headerValues(name);
+    return this._headerValues(name);
   }
 
   /** All header fields as [name, value] pairs, in the order sent, duplicates kept. */
   headers(): [string, string][] {
     if (this._state & S_RELEASED) released();
-    return this._req.headerPairs();
+    return this._headerPairs();
   }
 
   /**
@@ -221,14 +218,13 @@ export class RequestContext {
    */
   body(): Promise<Buffer> {
     if (this._state & S_RELEASED) released();
-    const r = this._req;
-    if (r.contentLength > this._host.bodyLimit) {
+    if (this._contentLength > this._host.bodyLimit) {
       this._state |= S_CLOSE;
       return Promise.reject(bodyTooLarge(this._host.bodyLimit));
     }
     if (this._bodyError) return Promise.reject(this._bodyError);
     if (this._bodyDone) {
-      if (this._chunks === null) return Promise.resolve(r.bodyLen > 0 ? Buffer.from(r.inlineBody()) : Buffer.alloc(0));
+      if (this._chunks === null) return Promise.resolve(this._bodyLen > 0 ? Buffer.from(this._inlineBody()) : Buffer.alloc(0));
       return Promise.resolve(this._takeChunks());
     }
     if (this._bodyWaiter) return Promise.reject(new FaradError(ErrorCodes.BODY_ABORTED, "body() is already being read"));

@@ -11,7 +11,7 @@
 import { isIP } from "node:net";
 import { lookup } from "node:dns/promises";
 import { ErrorCodes, FaradError, HttpError } from "../common/errors.js";
-import { FORM_ASTERISK, RequestView } from "../protocol/http1/request.js";
+import { FORM_ASTERISK } from "../protocol/http1/request.js";
 import { synthesize, type SyntheticRequest } from "../protocol/http1/synthetic.js";
 import { bodyless, STATUS_TEXT } from "../protocol/http1/status.js";
 import { M_CLOSE, M_HEAD, M_KEEP_ALIVE, ResponseWriter } from "../protocol/http1/writer.js";
@@ -122,6 +122,8 @@ export class Server extends RouteGroup<Handler, RouteData> {
   /** Per connection slot: the context whose body is streaming in. */
   #bodyTarget: (RequestContext | undefined)[] = [];
   #groupData = new WeakMap<object, RouteData>();
+  /** Per connection slot: seq of the last request read (see #end). */
+  #lastSeq: number[] = [];
   #injectSeq = 0;
 
   constructor(options?: ServerOptions) {
@@ -188,11 +190,11 @@ export class Server extends RouteGroup<Handler, RouteData> {
    * errors, rendering) in-process, without a socket. For tests.
    */
   inject(request: InjectRequest): Promise<InjectResponse> {
-    const req = synthesize(request, this.#injectSeq++ & 0x7fffffff);
-    const ctx = new RequestContext(req, this.#host);
+    const r = synthesize(request, this.#injectSeq++ & 0x7fffffff);
+    const ctx = new RequestContext(r.event, 0, r.buf, r.rows, this.#host);
     return new Promise<InjectResponse>((resolve) => {
       ctx._capture = (c, mode) => resolve(captured(c, mode));
-      ctx._handlers = this.#route(ctx, req);
+      ctx._handlers = this.#route(ctx);
       this.#run(ctx);
     });
   }
@@ -328,37 +330,37 @@ export class Server extends RouteGroup<Handler, RouteData> {
     const live = this.#batchLive;
     for (let i = 0; i < live.length; i++) {
       const ctx = live[i]!;
-      if ((ctx._state & S_RELEASED) === 0) ctx._req.detach();
+      if ((ctx._state & S_RELEASED) === 0) ctx._detach();
     }
     live.length = 0;
   }
 
   #request(t: NativeTransport, ev: Int32Array, i: number): void {
-    const req = new RequestView(ev, i, t.input, t.headers);
-    const ctx = new RequestContext(req, this.#host);
-    if ((req.flags & (F_HAS_BODY | F_BODY_END)) === F_HAS_BODY) this.#bodyTarget[req.slot] = ctx;
-    ctx._handlers = this.#route(ctx, req);
+    const ctx = new RequestContext(ev, i, t.input, t.headers, this.#host);
+    this.#lastSeq[ctx._slot] = ctx._seq;
+    if ((ctx._flags & (F_HAS_BODY | F_BODY_END)) === F_HAS_BODY) this.#bodyTarget[ctx._slot] = ctx;
+    ctx._handlers = this.#route(ctx);
     this.#run(ctx);
   }
 
   /** The handler chain for a request; makes ctx._c when a handler declares it. */
-  #route(ctx: RequestContext, req: RequestView): Handler[] {
-    const chain = this.#lookup(ctx, req);
+  #route(ctx: RequestContext): Handler[] {
+    const chain = this.#lookup(ctx, ctx);
     if (ctx._c === null && ctx._route === null && needsContext(chain)) ctx._c = new Context(this.#host.deadline());
     return chain;
   }
 
-  #lookup(ctx: RequestContext, req: RequestView): Handler[] {
-    if (req.targetForm === FORM_ASTERISK) {
-      return this.#withMiddleware(req.methodCode === METHOD_OPTIONS ? this.#optionsAsterisk : this.#notFound);
+  #lookup(ctx: RequestContext, req: RequestContext): Handler[] {
+    if (req._targetForm === FORM_ASTERISK) {
+      return this.#withMiddleware(req._methodCode === METHOD_OPTIONS ? this.#optionsAsterisk : this.#notFound);
     }
     const m = this.#match;
-    const start = req.pathStart();
-    const end = req.pathEnd();
-    let route = this.#router.find(req.methodCode, req.methodCode === 0 ? req.method() : undefined, req.buf, start, end, m, req.targetEnd());
+    const start = req._pathStart();
+    const end = req._pathEnd();
+    let route = this.#router.find(req._methodCode, req._methodCode === 0 ? req._method() : undefined, req._buf, start, end, m, req._targetEnd());
     // HEAD is GET without the body (RFC 9110 §9.3.2): without a HEAD route, use the GET one.
-    if (route === null && req.methodCode === METHOD_HEAD && m.kind !== MatchKind.REDIRECT) {
-      route = this.#router.find(METHOD_GET, undefined, req.buf, start, end, m, req.targetEnd());
+    if (route === null && req._methodCode === METHOD_HEAD && m.kind !== MatchKind.REDIRECT) {
+      route = this.#router.find(METHOD_GET, undefined, req._buf, start, end, m, req._targetEnd());
     }
     if (route !== null) {
       ctx._route = route;
@@ -367,7 +369,7 @@ export class Server extends RouteGroup<Handler, RouteData> {
         for (let k = 0; k < p.length; k++) p[k] = m.params[k]!;
         ctx._params = p;
         // A cleaned path (removeExtraSlash) lives in its own buffer.
-        if (m.buf !== req.buf) ctx._paramBuf = Uint8Array.from(m.buf);
+        if (m.buf !== req._buf) ctx._paramBuf = Uint8Array.from(m.buf);
       }
       let data = route.options;
       if (data === undefined) {
@@ -447,20 +449,23 @@ export class Server extends RouteGroup<Handler, RouteData> {
 
   #end(ctx: RequestContext): void {
     ctx._state |= S_ENDED;
-    if (ctx._state & S_CLIENT_GONE) return;
-    const req = ctx._req;
+    // Written even when the client has shut down its side: it may still read
+    // (a half-close), and the reactor closes once the responses are out.
     let mode = 0;
-    if ((req.flags & F_KEEP_ALIVE) === 0 || ctx._state & S_CLOSE || this.#state === STATE_CLOSING) mode |= M_CLOSE;
-    else if (req.versionMinor === 0) mode |= M_KEEP_ALIVE;
-    if (req.methodCode === METHOD_HEAD) mode |= M_HEAD;
+    // While draining, only the last request read on a connection closes it:
+    // a client discards whatever follows a "close" (RFC 9112 §9.6).
+    if ((ctx._flags & F_KEEP_ALIVE) === 0 || ctx._state & S_CLOSE) mode |= M_CLOSE;
+    else if (this.#state === STATE_CLOSING && ctx._slot >= 0 && this.#lastSeq[ctx._slot] === ctx._seq) mode |= M_CLOSE;
+    else if (ctx._versionMinor === 0) mode |= M_KEEP_ALIVE;
+    if (ctx._methodCode === METHOD_HEAD) mode |= M_HEAD;
     // A body still arriving that nobody will read: closing is cheaper than reading it.
-    if (!ctx._bodyDone && ctx._bodyError === null && (req.flags & F_HAS_BODY) !== 0) mode |= M_CLOSE;
+    if (!ctx._bodyDone && ctx._bodyError === null && (ctx._flags & F_HAS_BODY) !== 0) mode |= M_CLOSE;
     if (ctx._capture !== null) {
       ctx._capture(ctx, mode);
       return;
     }
     try {
-      this.#writer!.write(req.slot, req.gen, req.seq, ctx._status, ctx._ctype, ctx._headers, ctx._body, mode);
+      this.#writer!.write(ctx._slot, ctx._gen, ctx._seq, ctx._status, ctx._ctype, ctx._headers, ctx._body, mode);
     } catch (e) {
       this.config.logger.error("farad: could not write a response", e);
     }
@@ -483,18 +488,18 @@ export class Server extends RouteGroup<Handler, RouteData> {
     ctx._headers = null;
     ctx._ctype = null;
     if (err instanceof HttpError) {
-      if (err.status >= 500) this.config.logger.error(`farad: ${ctx._req.method()} ${ctx._req.target()} failed`, err);
+      if (err.status >= 500) this.config.logger.error(`farad: ${ctx._method()} ${ctx._target()} failed`, err);
       ctx.string(err.status, err.expose && err.message ? err.message : (STATUS_PHRASE[err.status] ?? "Error"));
       if (err.status === 413) ctx._state |= S_CLOSE;
       return;
     }
-    this.config.logger.error(`farad: ${ctx._req.method()} ${ctx._req.target()} failed`, err);
+    this.config.logger.error(`farad: ${ctx._method()} ${ctx._target()} failed`, err);
     ctx.string(500, "Internal Server Error");
   }
 
   #release(ctx: RequestContext): void {
     ctx._state |= S_RELEASED;
-    const slot = ctx._req.slot;
+    const slot = ctx._slot;
     if (slot >= 0 && this.#bodyTarget[slot] === ctx) this.#bodyTarget[slot] = undefined;
     if (ctx._state & S_PENDING) this.#unpend(ctx);
   }
@@ -511,7 +516,7 @@ export class Server extends RouteGroup<Handler, RouteData> {
     else this.#pendingHead = ctx;
     this.#pendingTail = ctx;
     this.#pendingCount++;
-    const slot = ctx._req.slot;
+    const slot = ctx._slot;
     if (slot >= 0) {
       ctx._slotNext = this.#bySlot[slot] ?? null;
       this.#bySlot[slot] = ctx;
@@ -527,7 +532,7 @@ export class Server extends RouteGroup<Handler, RouteData> {
     else this.#pendingTail = ctx._prev;
     ctx._prev = ctx._next = null;
     this.#pendingCount--;
-    const slot = ctx._req.slot;
+    const slot = ctx._slot;
     if (slot < 0) return;
     let p = this.#bySlot[slot];
     if (p === ctx) this.#bySlot[slot] = ctx._slotNext ?? undefined;
@@ -556,9 +561,11 @@ export class Server extends RouteGroup<Handler, RouteData> {
       const err = new FaradError(ErrorCodes.HANDLER_TIMEOUT, `handler did not finish within ${this.config.handlerTimeout} ms`);
       ctx._c?._abort(err);
       if ((ctx._state & S_ENDED) === 0) {
+        // No Connection: close here: later pipelined requests may have been
+        // answered already, and the late handler's own response is dropped
+        // by the reactor (its sequence number has been answered).
         ctx._headers = null;
         ctx._ctype = null;
-        ctx._state |= S_CLOSE;
         ctx.string(503, "Service Unavailable: the handler timed out");
         this.#end(ctx);
       }
@@ -573,8 +580,7 @@ export class Server extends RouteGroup<Handler, RouteData> {
     const slot = ev[i + E_SLOT]!;
     const ctx = this.#bodyTarget[slot];
     if (ctx === undefined) return;
-    const req = ctx._req;
-    if (req.gen !== ev[i + E_GEN] || req.seq !== ev[i + E_SEQ]) return;
+    if (ctx._gen !== ev[i + E_GEN] || ctx._seq !== ev[i + E_SEQ]) return;
     const flags = ev[i + E_FLAGS]!;
     const off = ev[i + E_BODY_OFF]!;
     ctx._onBody(t.input.subarray(off, off + ev[i + E_BODY_LEN]!), (flags & F_BODY_END) !== 0, (flags & F_BODY_ERROR) !== 0);
@@ -584,12 +590,12 @@ export class Server extends RouteGroup<Handler, RouteData> {
   #clientGone(slot: number, gen: number): void {
     const err = new FaradError(ErrorCodes.CLIENT_GONE, "the client closed the connection");
     const body = this.#bodyTarget[slot];
-    if (body !== undefined && body._req.gen === gen) {
+    if (body !== undefined && body._gen === gen) {
       body._fail(new FaradError(ErrorCodes.BODY_ABORTED, "the client closed the connection before sending the whole body"));
       this.#bodyTarget[slot] = undefined;
     }
     for (let ctx = this.#bySlot[slot]; ctx; ctx = ctx._slotNext ?? undefined) {
-      if (ctx._req.gen !== gen) continue;
+      if (ctx._gen !== gen) continue;
       ctx._state |= S_CLIENT_GONE;
       (ctx._c ??= new Context(ctx._deadline))._abort(err);
     }

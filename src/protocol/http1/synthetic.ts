@@ -28,7 +28,7 @@ import {
   HEADER_STRIDE,
 } from "../../transport/layout.js";
 import { isToken, isValidHeaderValue } from "./encode.js";
-import { FORM_ABSOLUTE, FORM_ASTERISK, FORM_ORIGIN, RequestView } from "./request.js";
+import { FORM_ABSOLUTE, FORM_ASTERISK, FORM_ORIGIN } from "./request.js";
 
 const CODES: Record<string, number> = { GET: 1, HEAD: 2, POST: 3, PUT: 4, DELETE: 5, CONNECT: 6, OPTIONS: 7, TRACE: 8, PATCH: 9 };
 
@@ -42,7 +42,13 @@ export interface SyntheticRequest {
 /** Slot number of in-process requests: never a real connection. */
 export const SYNTHETIC_SLOT = -1;
 
-export function synthesize(r: SyntheticRequest, seq: number): RequestView {
+export interface SyntheticTables {
+  event: Int32Array;
+  buf: Buffer;
+  rows: Int32Array;
+}
+
+export function synthesize(r: SyntheticRequest, seq: number): SyntheticTables {
   const method = r.method ?? "GET";
   if (!isToken(method)) throw new TypeError(`invalid method ${JSON.stringify(method)}`);
   const url = r.url;
@@ -96,5 +102,5 @@ export function synthesize(r: SyntheticRequest, seq: number): RequestView {
   ev[E_FLAGS] = F_KEEP_ALIVE | F_BODY_END | (body !== null && body.length > 0 ? F_HAS_BODY : 0) | (form << F_TARGET_FORM_SHIFT);
   ev[E_LENGTH_LO] = body?.length ?? 0;
   ev[E_LENGTH_HI] = 0;
-  return new RequestView(ev, 0, buf, rows);
+  return { event: ev, buf, rows };
 }
