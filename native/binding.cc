@@ -78,6 +78,7 @@ class ServerHandle : public Napi::ObjectWrap<ServerHandle>, public farad::Dispat
     so.limits.max_request_line = opt_u32(o, "maxRequestLine", so.limits.max_request_line);
     so.limits.max_header_bytes = opt_u32(o, "maxHeaderBytes", so.limits.max_header_bytes);
     so.limits.max_headers = opt_u32(o, "maxHeaders", so.limits.max_headers);
+    so.max_trailer_bytes = opt_u32(o, "maxTrailerBytes", so.max_trailer_bytes);
     so.max_pipelined = opt_u32(o, "maxPipelined", so.max_pipelined);
     so.max_connections = opt_u32(o, "maxConnections", so.max_connections);
     so.inline_body_max = opt_u32(o, "inlineBodyMax", so.inline_body_max);

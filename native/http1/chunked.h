@@ -22,6 +22,8 @@ class ChunkedDecoder {
   };
   explicit ChunkedDecoder(uint32_t max_trailer_bytes = 16384);
   void reset();
+  // Changes the trailer limit (takes effect for the next body).
+  void set_max_trailer_bytes(uint32_t n) { max_trailer_bytes_ = n; }
   // Decodes from input[0, len). Returns at most one span of body data per
   // call; the caller calls again with input + consumed until it has used
   // all of its bytes, or done/error is set.

@@ -462,6 +462,7 @@ bool Server::parse_head(Conn* c) {
   } else if (rh.body == http1::BodyKind::kChunked) {
     flags |= L::kHasBody | L::kChunked;
     c->state = ReadState::kChunked;
+    c->chunked.set_max_trailer_bytes(opt_.max_trailer_bytes);
     c->chunked.reset();
     body_pending = true;
   } else {

@@ -27,6 +27,7 @@ namespace farad {
 
 struct ServerOptions {
   http1::Limits limits;
+  uint32_t max_trailer_bytes = 16384;   // trailer section of a chunked body; more -> 431
   uint32_t max_pipelined = 64;          // requests given to JS and not yet answered, per connection
   uint32_t max_connections = 0;         // 0 = no limit
   uint32_t inline_body_max = 65536;     // bodies up to this arrive with their request

@@ -28,6 +28,8 @@ export interface ServerOptions {
   maxHeaderBytes?: number;
   /** Most header fields in a request; more answers 431. Default 100. */
   maxHeaders?: number;
+  /** Largest trailer section of a chunked request body, in bytes; larger answers 431. Default 16384. */
+  maxTrailerBytes?: number;
   /** Pipelined requests read ahead of their responses, per connection. Default 64. */
   maxPipelined?: number;
   /** Open connections at most; further ones are closed on accept. 0 = no limit. Default 0. */
@@ -72,6 +74,7 @@ export interface ResolvedOptions {
   maxRequestLine: number;
   maxHeaderBytes: number;
   maxHeaders: number;
+  maxTrailerBytes: number;
   maxPipelined: number;
   maxConnections: number;
   headersTimeout: number;
@@ -100,6 +103,7 @@ export const DEFAULTS: Readonly<Omit<ResolvedOptions, "logger">> = Object.freeze
   maxRequestLine: 8192,
   maxHeaderBytes: 16384,
   maxHeaders: 100,
+  maxTrailerBytes: 16384,
   maxPipelined: 64,
   maxConnections: 0,
   headersTimeout: 10_000,
@@ -122,8 +126,9 @@ const RANGES: Record<string, [number, number]> = {
   port: [0, 65535],
   backlog: [1, 65535],
   bodyLimit: [0, Number.MAX_SAFE_INTEGER],
-  maxRequestLine: [64, 1 << 20],
-  maxHeaderBytes: [256, 1 << 20],
+  maxRequestLine: [16, 1 << 20],
+  maxHeaderBytes: [16, 1 << 20],
+  maxTrailerBytes: [0, 1 << 20],
   maxHeaders: [1, 4096],
   maxPipelined: [1, 65536],
   maxConnections: [0, 1 << 24],

@@ -219,6 +219,7 @@ export class Server extends RouteGroup<Handler, RouteData> {
         maxRequestLine: o.maxRequestLine,
         maxHeaderBytes: o.maxHeaderBytes,
         maxHeaders: o.maxHeaders,
+        maxTrailerBytes: o.maxTrailerBytes,
         maxPipelined: o.maxPipelined,
         maxConnections: o.maxConnections,
         inlineBodyMax: 64 * 1024,

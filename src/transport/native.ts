@@ -11,6 +11,7 @@ export interface NativeTransportOptions {
   maxRequestLine: number;
   maxHeaderBytes: number;
   maxHeaders: number;
+  maxTrailerBytes: number;
   maxPipelined: number;
   maxConnections: number;
   inlineBodyMax: number;
