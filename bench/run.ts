@@ -32,7 +32,7 @@ function has(cmd: string, args: string[]): boolean {
 }
 
 function pick<T extends { name: string }>(kind: string, all: readonly T[], wanted: string[]): T[] {
-  if (wanted.length === 0) return [...all]
+  if (wanted.length === 0) return all.filter((x) => !(x as { onRequest?: boolean }).onRequest)
   return wanted.map((w) => {
     const found = all.find((x) => x.name === w)
     if (!found) throw new Error(`unknown ${kind} "${w}"; known: ${all.map((x) => x.name).join(', ')}`)

@@ -13,6 +13,8 @@ export interface ServerSpec {
   script: string
   /** Resolves to undefined if the server can run here, else the reason it cannot. */
   unavailable(): Promise<string | undefined>
+  /** Run only when named in --only (experiments, not peers). */
+  onRequest?: boolean
 }
 
 /** Runs `code` as an ES module in a fresh node; resolves to its exit code. */
@@ -45,6 +47,15 @@ export const servers: readonly ServerSpec[] = [
       if (code === 3) return 'src/index.ts does not export Server yet'
       return code === 0 ? undefined : `importing dist/src/index.js failed (exit ${code})`
     },
+  },
+  {
+    // farad with one request per call into JS: the boundary experiment
+    // of docs/boundary.md.
+    name: 'farad-batch1',
+    label: 'farad b=1',
+    script: join(serversDir, 'farad-batch1.js'),
+    onRequest: true,
+    async unavailable() { return existsSync(faradEntry) ? undefined : `${faradEntry} is not built (npm run build)` },
   },
   {
     name: 'node',
