@@ -106,6 +106,23 @@ export class Context {
   }
 }
 
+/**
+ * When a request went through each stage, in performance.now() milliseconds
+ * (NaN for a stage not reached). Filled while a tracer is installed.
+ */
+export interface Timings {
+  /** The first byte of the request head was read by the reactor. */
+  readStart: number;
+  /** The head was parsed (the batch that carried it reached JS). */
+  headersParsed: number;
+  /** The whole body had arrived (= headersParsed for bodies that came with the head). */
+  bodyRead: number;
+  handlerStart: number;
+  handlerEnd: number;
+  /** The response was handed to the reactor. */
+  writeDone: number;
+}
+
 export class RequestContext extends RequestView {
   /** @internal */ _host: ContextHost;
   /** @internal */ _state = 0;
@@ -133,6 +150,8 @@ export class RequestContext extends RequestView {
   /** @internal */ _slotNext: RequestContext | null = null;
   /** @internal In-process requests (inject) hand the response here instead of to a socket. */
   _capture: ((ctx: RequestContext, mode: number) => void) | null = null;
+  /** @internal Timestamps (performance.now() ms), stamped only while a tracer is installed. */
+  _times: Timings | null = null;
 
   constructor(ev: Int32Array, i: number, input: Buffer, rows: Int32Array, host: ContextHost) {
     super(ev, i, input, rows);
@@ -231,6 +250,11 @@ export class RequestContext extends RequestView {
     return new Promise<Buffer>((resolve, reject) => {
       this._bodyWaiter = { resolve, reject };
     });
+  }
+
+  /** Stage timestamps, while a tracer is installed (see Timings); null otherwise. */
+  get timings(): Readonly<Timings> | null {
+    return this._times;
   }
 
   /** The long-lived context of this request. */
