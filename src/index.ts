@@ -1,8 +1,19 @@
 /**
  * farad: an HTTP framework for Node.js on a native epoll reactor.
  */
-export { Server, type AddressInfo, type ListenOptions, type ServerStats } from "./app/server.js";
-export { RequestContext, Context, type Handler } from "./app/context.js";
+export {
+  Server,
+  currentContext,
+  type AddressInfo,
+  type Hook,
+  type InjectRequest,
+  type InjectResponse,
+  type ListenOptions,
+  type RouteOptions,
+  type ServerStats,
+  type Tracer,
+} from "./app/server.js";
+export { RequestContext, Context, type Handler, type Timings } from "./app/context.js";
 export { type ServerOptions, type Logger, DEFAULTS as defaultOptions } from "./app/options.js";
 export { ErrorCodes, FaradError, HttpError, type ErrorCode } from "./common/errors.js";
 export { RouteGroup, RouteError } from "./route/index.js";

@@ -35,6 +35,7 @@ class Reactor {
   uint32_t tick_ms() const { return tick_ms_; }
 
   static int64_t now_ms();
+  static int64_t now_us();  // precise (not coarse) monotonic microseconds
 
  private:
   int epfd_ = -1;

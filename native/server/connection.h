@@ -87,6 +87,7 @@ struct Conn {
   uint64_t body_left = 0;   // Content-Length bytes still to come
   uint32_t body_seq = 0;    // request whose body is being read
 
+  int64_t head_start_us = 0;  // when the first byte of the current head arrived
   uint32_t next_seq = 0;    // seq of the next request
   uint32_t write_seq = 0;   // seq whose response may be written now
   uint32_t cutoff_seq = UINT32_MAX;  // records for seq >= this are dropped (answered natively)

@@ -47,6 +47,7 @@ enum Event : int {
   kFlags = 14,
   kLengthLo = 15,    // Content-Length, low and high 32 bits (unsigned)
   kLengthHi = 16,
+  kReadUs = 17,      // request: microseconds from the head's first byte to its parse
   kEventStride = 20
 };
 

@@ -58,6 +58,8 @@ export interface ServerOptions {
   removeExtraSlash?: boolean;
   /** Router: percent-decode param values. Default true. */
   unescapePathValues?: boolean;
+  /** Make the long-lived context reachable with currentContext() (AsyncLocalStorage; costs a little per request). Default false. */
+  asyncContext?: boolean;
   /** Most reactor events handed to JS in one call (a tuning knob; see docs/boundary.md). 0 = as many as fit (1024). Default 0. */
   maxBatch?: number;
   /** Where errors are reported. Default: console. */
@@ -89,6 +91,7 @@ export interface ResolvedOptions {
   handleMethodNotAllowed: boolean;
   removeExtraSlash: boolean;
   unescapePathValues: boolean;
+  asyncContext: boolean;
   maxBatch: number;
   logger: Logger;
 }
@@ -118,6 +121,7 @@ export const DEFAULTS: Readonly<Omit<ResolvedOptions, "logger">> = Object.freeze
   handleMethodNotAllowed: false,
   removeExtraSlash: false,
   unescapePathValues: true,
+  asyncContext: false,
   maxBatch: 0,
 });
 

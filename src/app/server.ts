@@ -8,6 +8,8 @@
  * batch; only contexts still running when the batch ends copy their request
  * bytes out of the shared region (onBatchEnd).
  */
+import { AsyncLocalStorage } from "node:async_hooks";
+import { channel } from "node:diagnostics_channel";
 import { isIP } from "node:net";
 import { lookup } from "node:dns/promises";
 import { ErrorCodes, FaradError, HttpError } from "../common/errors.js";
@@ -30,6 +32,7 @@ import {
   E_BODY_OFF,
   E_FLAGS,
   E_GEN,
+  E_READ_US,
   E_SEQ,
   E_SLOT,
   E_TYPE,
@@ -84,10 +87,65 @@ export interface ServerStats {
   pendingHandlers: number;
 }
 
-interface RouteData {
+/** Per-route settings: `app.addRoute(method, path, handlers, options)`. */
+export interface RouteOptions {
+  /** This route's handler deadline in ms (overrides the server's handlerTimeout; 0 = none). */
+  handlerTimeout?: number;
+}
+
+/**
+ * Observes every request: start() before the first handler runs, finish()
+ * after the response was handed to the reactor (ctx is still readable
+ * there). ctx.timings holds the engine's timestamps while tracers exist.
+ */
+export interface Tracer {
+  start(ctx: RequestContext): void;
+  finish(ctx: RequestContext): void;
+}
+
+export type Hook = () => void | Promise<void>;
+
+interface RouteData extends RouteOptions {
   chain: Handler[] | null;
   needC: boolean;
   version: number;
+  /** Handler deadline in ms; -1: the server's. */
+  timeout: number;
+}
+
+/** Contexts waiting on a deadline of one duration: appending keeps them sorted. */
+interface DeadlineList {
+  ms: number;
+  head: RequestContext | null;
+  tail: RequestContext | null;
+}
+
+/** The long-lived context of the request being handled, while `asyncContext` is on. */
+const contextStorage = new AsyncLocalStorage<Context>();
+
+/**
+ * The long-lived context (`c`) of the request whose handler is running, from
+ * anywhere in its async call tree (loggers, tracers). Needs the server
+ * option `asyncContext: true`; undefined outside a request.
+ */
+export function currentContext(): Context | undefined {
+  return contextStorage.getStore();
+}
+
+// node:http publishes on these; APM tools subscribe to them.
+const chRequestStart = channel("http.server.request.start");
+const chResponseFinish = channel("http.server.response.finish");
+
+function routeData(o: RouteOptions | undefined): RouteData {
+  const t = o?.handlerTimeout;
+  if (t !== undefined && (!Number.isInteger(t) || t < 0 || t > 2 ** 31 - 1)) {
+    throw new FaradError(ErrorCodes.INVALID_OPTION, `invalid route option handlerTimeout: expected an integer from 0 to ${2 ** 31 - 1}, got ${String(t)}`);
+  }
+  return { chain: null, needC: false, version: -1, timeout: t ?? -1 };
+}
+
+function runChain(ctx: RequestContext): Promise<void> | void {
+  return ctx.next();
 }
 
 const STATE_NEW = 0;
@@ -95,9 +153,9 @@ const STATE_LISTENING = 1;
 const STATE_CLOSING = 2;
 const STATE_CLOSED = 3;
 
-export class Server extends RouteGroup<Handler, RouteData> {
+export class Server extends RouteGroup<Handler, RouteOptions> {
   readonly config: ResolvedOptions;
-  readonly #router: Router<Handler, RouteData>;
+  readonly #router: Router<Handler, RouteOptions>;
   readonly #match;
   #middleware: Handler[] = [];
   #version = 0;
@@ -112,23 +170,29 @@ export class Server extends RouteGroup<Handler, RouteData> {
   readonly #host: ContextHost;
   /** Contexts created in the current batch that may still point into its memory. */
   #batchLive: RequestContext[] = [];
-  /** Pending (async) contexts, oldest first: the handler-deadline order. */
-  #pendingHead: RequestContext | null = null;
-  #pendingTail: RequestContext | null = null;
+  /** Pending (async) contexts, one list per deadline duration (0: none). */
+  #deadlines = new Map<number, DeadlineList>();
   #pendingCount = 0;
   #deadlineTimer: NodeJS.Timeout | null = null;
+  #deadlineAt = Infinity;
+  #onRun: Hook[] = [];
+  #onShutdown: Hook[] = [];
+  #tracers: Tracer[] = [];
+  /** performance.now() when the current batch reached JS (while tracing). */
+  #batchTime = 0;
   /** Per connection slot: pending contexts (a chain through _slotNext). */
   #bySlot: (RequestContext | undefined)[] = [];
   /** Per connection slot: the context whose body is streaming in. */
   #bodyTarget: (RequestContext | undefined)[] = [];
   #groupData = new WeakMap<object, RouteData>();
+  #als = false;
   /** Per connection slot: seq of the last request read (see #end). */
   #lastSeq: number[] = [];
   #injectSeq = 0;
 
   constructor(options?: ServerOptions) {
     const resolved = resolveOptions(options);
-    const router = new Router<Handler, RouteData>({
+    const router = new Router<Handler, RouteOptions>({
       redirectTrailingSlash: resolved.redirectTrailingSlash,
       redirectFixedPath: resolved.redirectFixedPath,
       handleMethodNotAllowed: resolved.handleMethodNotAllowed,
@@ -137,6 +201,7 @@ export class Server extends RouteGroup<Handler, RouteData> {
     });
     super(router as never, "", []);
     this.config = resolved;
+    this.#als = resolved.asyncContext;
     this.#router = router;
     this.#match = router.createMatch();
     const bodyLimit = resolved.bodyLimit;
@@ -162,9 +227,32 @@ export class Server extends RouteGroup<Handler, RouteData> {
     return this;
   }
 
-  override addRoute(method: string | readonly string[], path: string, handlers: readonly Handler[], options?: RouteData): this {
+  override addRoute(method: string | readonly string[], path: string, handlers: readonly Handler[], options?: RouteOptions): this {
     for (const h of handlers) if (typeof h !== "function") throw new TypeError(`handler for ${path} must be a function`);
-    return super.addRoute(method, path, handlers, options ?? { chain: null, needC: false, version: -1 });
+    return super.addRoute(method, path, handlers, routeData(options));
+  }
+
+  /** Runs `hook` before listening; hooks run in order and a failing one fails listen(). */
+  onRun(hook: Hook): this {
+    if (typeof hook !== "function") throw new TypeError("onRun hook must be a function");
+    this.#onRun.push(hook);
+    return this;
+  }
+
+  /** Runs `hook` during close(), concurrently with the others, bounded by exitWaitTimeout. */
+  onShutdown(hook: Hook): this {
+    if (typeof hook !== "function") throw new TypeError("onShutdown hook must be a function");
+    this.#onShutdown.push(hook);
+    return this;
+  }
+
+  /** Installs a tracer (see Tracer). */
+  tracer(t: Tracer): this {
+    if (t === null || typeof t !== "object" || typeof t.start !== "function" || typeof t.finish !== "function") {
+      throw new TypeError("a tracer has start(ctx) and finish(ctx) methods");
+    }
+    this.#tracers.push(t);
+    return this;
   }
 
   /** The handler for requests no route matches (after global middleware). Default: 404 text. */
@@ -195,6 +283,10 @@ export class Server extends RouteGroup<Handler, RouteData> {
     return new Promise<InjectResponse>((resolve) => {
       ctx._capture = (c, mode) => resolve(captured(c, mode));
       ctx._handlers = this.#route(ctx);
+      if (this.#tracers.length !== 0) {
+        const now = performance.now();
+        this.#traceStart(ctx, now, now);
+      }
       this.#run(ctx);
     });
   }
@@ -213,6 +305,11 @@ export class Server extends RouteGroup<Handler, RouteData> {
     }
     let host = opts.host ?? o.host;
     if (isIP(host) === 0) host = (await lookup(host)).address;
+    // Hooks run in order; one that throws fails the start (nothing is bound).
+    for (const hook of this.#onRun) await hook();
+    if (this.#state !== STATE_NEW) {
+      throw new FaradError(ErrorCodes.SERVER_STATE, "the server was closed or started while onRun hooks ran");
+    }
     this.#state = STATE_LISTENING;
     const t = new NativeTransport(
       {
@@ -257,6 +354,29 @@ export class Server extends RouteGroup<Handler, RouteData> {
     return this.#address;
   }
 
+  /**
+   * Hertz's Spin: listens, then shuts down gracefully on SIGINT or SIGTERM
+   * (or the given signals). Resolves once the server has closed, whatever
+   * closed it.
+   */
+  async spin(opts: ListenOptions & { signals?: NodeJS.Signals[] } = {}): Promise<void> {
+    const signals = opts.signals ?? ["SIGINT", "SIGTERM"];
+    await this.listen(opts);
+    const onSignal = (): void => void this.close();
+    for (const sig of signals) process.on(sig, onSignal);
+    try {
+      await new Promise<void>((resolve) => {
+        const check = (): void => {
+          if (this.#closePromise !== null) void this.#closePromise.then(resolve);
+          else setTimeout(check, 50).unref();
+        };
+        check();
+      });
+    } finally {
+      for (const sig of signals) process.off(sig, onSignal);
+    }
+  }
+
   /** The bound address, or null before listen(). */
   address(): AddressInfo | null {
     return this.#address;
@@ -283,15 +403,23 @@ export class Server extends RouteGroup<Handler, RouteData> {
     t.handle.stopAccepting();
     t.handle.closeIdle();
     const deadline = Date.now() + this.config.exitWaitTimeout;
-    while (t.control[C_CONNECTIONS]! > 0 && Date.now() < deadline) {
+    // onShutdown hooks run concurrently with the draining, bounded by the same deadline.
+    let hooksDone = this.#onShutdown.length === 0;
+    void Promise.allSettled(this.#onShutdown.map((h) => Promise.resolve().then(h))).then((results) => {
+      hooksDone = true;
+      for (const r of results) if (r.status === "rejected") this.config.logger.error("farad: onShutdown hook failed", r.reason);
+    });
+    while ((t.control[C_CONNECTIONS]! > 0 || !hooksDone) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 10));
     }
+    if (!hooksDone) this.config.logger.error(`farad: onShutdown hooks still running after exitWaitTimeout (${this.config.exitWaitTimeout} ms)`);
     const reason = new FaradError(ErrorCodes.SERVER_CLOSING, "the server is shutting down");
-    for (let ctx = this.#pendingHead; ctx !== null; ctx = ctx._next) ctx._c?._abort(reason);
+    this.#eachPending((ctx) => ctx._c?._abort(reason));
     t.handle.closeAll();
     t.handle.destroy();
     if (this.#deadlineTimer) clearTimeout(this.#deadlineTimer);
     this.#deadlineTimer = null;
+    this.#deadlineAt = Infinity;
     this.#state = STATE_CLOSED;
   }
 
@@ -317,6 +445,7 @@ export class Server extends RouteGroup<Handler, RouteData> {
     const t = this.#transport!;
     const ev = t.events;
     const n = t.control[C_EVENTS]!;
+    if (this.#tracers.length !== 0) this.#batchTime = performance.now();
     for (let k = 0; k < n; k++) {
       const i = k * EVENT_STRIDE;
       const type = ev[i + E_TYPE];
@@ -341,7 +470,39 @@ export class Server extends RouteGroup<Handler, RouteData> {
     this.#lastSeq[ctx._slot] = ctx._seq;
     if ((ctx._flags & (F_HAS_BODY | F_BODY_END)) === F_HAS_BODY) this.#bodyTarget[ctx._slot] = ctx;
     ctx._handlers = this.#route(ctx);
+    if (this.#tracers.length !== 0) this.#traceStart(ctx, this.#batchTime - ev[i + E_READ_US]! / 1000, this.#batchTime);
+    if (chRequestStart.hasSubscribers) chRequestStart.publish({ request: ctx, response: ctx, socket: null, server: this });
     this.#run(ctx);
+  }
+
+  #traceStart(ctx: RequestContext, readStart: number, parsed: number): void {
+    ctx._times = {
+      readStart,
+      headersParsed: parsed,
+      bodyRead: ctx._bodyDone ? parsed : NaN,
+      handlerStart: NaN,
+      handlerEnd: NaN,
+      writeDone: NaN,
+    };
+    for (const t of this.#tracers) {
+      try {
+        t.start(ctx);
+      } catch (e) {
+        this.config.logger.error("farad: tracer start() failed", e);
+      }
+    }
+  }
+
+  /** The response is out (or dropped): tell tracers and diagnostics subscribers. */
+  #traceFinish(ctx: RequestContext): void {
+    for (const t of this.#tracers) {
+      try {
+        t.finish(ctx);
+      } catch (e) {
+        this.config.logger.error("farad: tracer finish() failed", e);
+      }
+    }
+    if (chResponseFinish.hasSubscribers) chResponseFinish.publish({ request: ctx, response: ctx, socket: null, server: this });
   }
 
   /** The handler chain for a request; makes ctx._c when a handler declares it. */
@@ -372,11 +533,12 @@ export class Server extends RouteGroup<Handler, RouteData> {
         // A cleaned path (removeExtraSlash) lives in its own buffer.
         if (m.buf !== req._buf) ctx._paramBuf = Uint8Array.from(m.buf);
       }
-      let data = route.options;
-      if (data === undefined) {
-        // Routes registered through groups carry no RouteData of ours.
+      let data = route.options as RouteData | undefined;
+      if (data === undefined || data.version === undefined) {
+        // Routes registered through groups carry the caller's options (or
+        // none), not our RouteData.
         data = this.#groupData.get(route);
-        if (data === undefined) this.#groupData.set(route, (data = { chain: null, needC: false, version: -1 }));
+        if (data === undefined) this.#groupData.set(route, (data = routeData(route.options)));
       }
       if (data.version !== this.#version) {
         data.chain = this.#middleware.length ? [...this.#middleware, ...route.handlers] : (route.handlers as Handler[]);
@@ -420,8 +582,9 @@ export class Server extends RouteGroup<Handler, RouteData> {
 
   #run(ctx: RequestContext): void {
     let r: Promise<void> | void;
+    if (ctx._times !== null) ctx._times.handlerStart = performance.now();
     try {
-      r = ctx.next();
+      r = this.#als ? contextStorage.run(ctx.context, runChain, ctx) : ctx.next();
     } catch (e) {
       this.#fail(ctx, e);
       this.#settle(ctx);
@@ -444,7 +607,9 @@ export class Server extends RouteGroup<Handler, RouteData> {
   /** The chain has finished: write the response if the handlers did not, then release. */
   #settle(ctx: RequestContext): void {
     if (ctx._state & S_RELEASED) return;
+    if (ctx._times !== null) ctx._times.handlerEnd = performance.now();
     if ((ctx._state & S_ENDED) === 0) this.#end(ctx);
+    if (ctx._times !== null || chResponseFinish.hasSubscribers) this.#traceFinish(ctx);
     this.#release(ctx);
   }
 
@@ -470,6 +635,7 @@ export class Server extends RouteGroup<Handler, RouteData> {
     } catch (e) {
       this.config.logger.error("farad: could not write a response", e);
     }
+    if (ctx._times !== null) ctx._times.writeDone = performance.now();
   }
 
   #fail(ctx: RequestContext, err: unknown): void {
@@ -507,30 +673,45 @@ export class Server extends RouteGroup<Handler, RouteData> {
 
   // ----------------------------------------------------- pending contexts
 
+  /** The handler deadline of ctx's route in ms (0: none). */
+  #timeoutOf(ctx: RequestContext): number {
+    const route = ctx._route;
+    if (route !== null) {
+      const o = route.options as RouteData | undefined;
+      const data = o !== undefined && o.version !== undefined ? o : this.#groupData.get(route);
+      if (data !== undefined && data.timeout >= 0) return data.timeout;
+    }
+    return this.config.handlerTimeout;
+  }
+
   #pending(ctx: RequestContext): void {
     ctx._state |= S_PENDING;
     if (ctx._capture === null) this.#batchLive.push(ctx);
-    const timeout = this.config.handlerTimeout;
-    ctx._deadline = timeout > 0 ? Date.now() + timeout : Infinity;
-    ctx._prev = this.#pendingTail;
-    if (this.#pendingTail) this.#pendingTail._next = ctx;
-    else this.#pendingHead = ctx;
-    this.#pendingTail = ctx;
+    const ms = this.#timeoutOf(ctx);
+    let list = this.#deadlines.get(ms);
+    if (list === undefined) this.#deadlines.set(ms, (list = { ms, head: null, tail: null }));
+    ctx._deadline = ms > 0 ? Date.now() + ms : Infinity;
+    // Every entry of a list has the same duration: appending keeps it sorted.
+    ctx._prev = list.tail;
+    if (list.tail) list.tail._next = ctx;
+    else list.head = ctx;
+    list.tail = ctx;
     this.#pendingCount++;
     const slot = ctx._slot;
     if (slot >= 0) {
       ctx._slotNext = this.#bySlot[slot] ?? null;
       this.#bySlot[slot] = ctx;
     }
-    if (timeout > 0 && this.#deadlineTimer === null) this.#armDeadline();
+    if (ctx._deadline < this.#deadlineAt) this.#armDeadline();
   }
 
   #unpend(ctx: RequestContext): void {
     ctx._state &= ~S_PENDING;
+    const list = this.#deadlines.get(this.#timeoutOf(ctx))!;
     if (ctx._prev) ctx._prev._next = ctx._next;
-    else this.#pendingHead = ctx._next;
+    else list.head = ctx._next;
     if (ctx._next) ctx._next._prev = ctx._prev;
-    else this.#pendingTail = ctx._prev;
+    else list.tail = ctx._prev;
     ctx._prev = ctx._next = null;
     this.#pendingCount--;
     const slot = ctx._slot;
@@ -544,35 +725,51 @@ export class Server extends RouteGroup<Handler, RouteData> {
     ctx._slotNext = null;
   }
 
+  /** One timer for the earliest deadline over all lists. */
   #armDeadline(): void {
-    const head = this.#pendingHead;
-    if (head === null || head._deadline === Infinity) {
-      this.#deadlineTimer = null;
-      return;
-    }
-    const delay = Math.max(0, head._deadline - Date.now());
-    this.#deadlineTimer = setTimeout(() => this.#expire(), delay);
+    let at = Infinity;
+    for (const list of this.#deadlines.values()) if (list.head !== null && list.head._deadline < at) at = list.head._deadline;
+    if (at === this.#deadlineAt) return;
+    if (this.#deadlineTimer !== null) clearTimeout(this.#deadlineTimer);
+    this.#deadlineTimer = null;
+    this.#deadlineAt = at;
+    if (at !== Infinity) this.#deadlineTimer = setTimeout(() => this.#expire(), Math.max(0, at - Date.now()));
   }
 
   #expire(): void {
+    this.#deadlineTimer = null;
+    this.#deadlineAt = Infinity;
     const now = Date.now();
-    // Same timeout for all, so the list is in deadline order.
-    while (this.#pendingHead !== null && this.#pendingHead._deadline <= now) {
-      const ctx = this.#pendingHead;
-      const err = new FaradError(ErrorCodes.HANDLER_TIMEOUT, `handler did not finish within ${this.config.handlerTimeout} ms`);
-      ctx._c?._abort(err);
-      if ((ctx._state & S_ENDED) === 0) {
-        // No Connection: close here: later pipelined requests may have been
-        // answered already, and the late handler's own response is dropped
-        // by the reactor (its sequence number has been answered).
-        ctx._headers = null;
-        ctx._ctype = null;
-        ctx.string(503, "Service Unavailable: the handler timed out");
-        this.#end(ctx);
+    for (const list of this.#deadlines.values()) {
+      while (list.head !== null && list.head._deadline <= now) {
+        const ctx = list.head;
+        const err = new FaradError(ErrorCodes.HANDLER_TIMEOUT, `handler did not finish within ${list.ms} ms`);
+        ctx._c?._abort(err);
+        if ((ctx._state & S_ENDED) === 0) {
+          // No Connection: close here: later pipelined requests may have been
+          // answered already, and the late handler's own response is dropped
+          // by the reactor (its sequence number has been answered).
+          ctx._headers = null;
+          ctx._ctype = null;
+          ctx.string(503, "Service Unavailable: the handler timed out");
+          this.#end(ctx);
+        }
+        if (ctx._times !== null || chResponseFinish.hasSubscribers) this.#traceFinish(ctx);
+        this.#release(ctx);
       }
-      this.#release(ctx);
     }
     this.#armDeadline();
+  }
+
+  /** Every pending context (for shutdown). */
+  #eachPending(fn: (ctx: RequestContext) => void): void {
+    for (const list of this.#deadlines.values()) {
+      for (let ctx = list.head; ctx !== null; ) {
+        const next = ctx._next;
+        fn(ctx);
+        ctx = next;
+      }
+    }
   }
 
   // ------------------------------------------------------ body and close
@@ -585,7 +782,10 @@ export class Server extends RouteGroup<Handler, RouteData> {
     const flags = ev[i + E_FLAGS]!;
     const off = ev[i + E_BODY_OFF]!;
     ctx._onBody(t.input.subarray(off, off + ev[i + E_BODY_LEN]!), (flags & F_BODY_END) !== 0, (flags & F_BODY_ERROR) !== 0);
-    if (flags & F_BODY_END) this.#bodyTarget[slot] = undefined;
+    if (flags & F_BODY_END) {
+      this.#bodyTarget[slot] = undefined;
+      if (ctx._times !== null) ctx._times.bodyRead = performance.now();
+    }
   }
 
   #clientGone(slot: number, gen: number): void {

@@ -39,6 +39,7 @@ export const E_BODY_LEN = 13;
 export const E_FLAGS = 14;
 export const E_LENGTH_LO = 15;
 export const E_LENGTH_HI = 16;
+export const E_READ_US = 17;
 export const EVENT_STRIDE = 20;
 
 export const F_KEEP_ALIVE = 1 << 0;

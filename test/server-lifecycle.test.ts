@@ -1,0 +1,247 @@
+/**
+ * Lifecycle and observability: onRun / onShutdown hooks, spin(), per-route
+ * handler deadlines, tracers with the engine's timestamps, the
+ * diagnostics_channel names node:http publishes, and currentContext().
+ */
+import { subscribe, unsubscribe } from "node:diagnostics_channel";
+import { connect } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { currentContext, Server, type Context, type RequestContext, type Timings } from "../src/index.js";
+import { get, RawClient } from "./lib/raw-client.js";
+import { startServer, TEST_OPTIONS, watchdog, within, withServer } from "./lib/server.js";
+
+watchdog(30_000);
+
+test("onRun hooks run in order before the socket is bound", async () => {
+  const order: string[] = [];
+  const app = new Server({ ...TEST_OPTIONS });
+  app.get("/", (ctx) => ctx.string(200, "ok"));
+  app.onRun(async () => {
+    await sleep(20);
+    order.push("first");
+  });
+  app.onRun(() => {
+    order.push("second");
+  });
+  const addr = await app.listen({ host: "127.0.0.1", port: 0 });
+  try {
+    assert.equal(order, ["first", "second"]);
+    assert.is(await (await fetch(`http://127.0.0.1:${addr.port}/`)).text(), "ok");
+  } finally {
+    await app.close();
+  }
+});
+
+test("a failing onRun hook fails listen() and binds nothing", async () => {
+  const app = new Server({ ...TEST_OPTIONS });
+  app.onRun(() => {
+    throw new Error("config missing");
+  });
+  try {
+    await app.listen({ host: "127.0.0.1", port: 0 });
+    assert.unreachable("listen() should have failed");
+  } catch (e) {
+    assert.is((e as Error).message, "config missing");
+  }
+  assert.is(app.address(), null);
+  await app.close();
+});
+
+test("onShutdown hooks run concurrently during close(), bounded by exitWaitTimeout", async () => {
+  const app = new Server({ ...TEST_OPTIONS, exitWaitTimeout: 300, logger: { error: () => {} } });
+  const started: number[] = [];
+  let finished = 0;
+  app.onShutdown(async () => {
+    started.push(Date.now());
+    await sleep(100);
+    finished++;
+  });
+  app.onShutdown(async () => {
+    started.push(Date.now());
+    await sleep(100);
+    finished++;
+  });
+  app.onShutdown(() => new Promise(() => {})); // never settles: close() must not wait for ever
+  await app.listen({ host: "127.0.0.1", port: 0 });
+  const t0 = Date.now();
+  await within(app.close(), 2000, "close()");
+  const took = Date.now() - t0;
+  assert.is(finished, 2);
+  assert.ok(Math.abs(started[0]! - started[1]!) < 50, "hooks ran concurrently");
+  assert.ok(took >= 250 && took < 1500, `close() took ${took} ms with a hook that never ends`);
+});
+
+test("spin() serves until a signal, then shuts down gracefully and resolves", async () => {
+  const app = new Server({ ...TEST_OPTIONS });
+  let hooked = false;
+  app.onShutdown(() => {
+    hooked = true;
+  });
+  app.get("/", (ctx) => ctx.string(200, "ok"));
+  const spinning = app.spin({ host: "127.0.0.1", port: 0, signals: ["SIGUSR2"] });
+  while (app.address() === null) await sleep(5);
+  const port = app.address()!.port;
+  assert.is(await (await fetch(`http://127.0.0.1:${port}/`)).text(), "ok");
+  process.kill(process.pid, "SIGUSR2");
+  await within(spinning, 2000, "spin() after the signal");
+  assert.ok(hooked, "onShutdown ran");
+  assert.is(process.listenerCount("SIGUSR2"), 0, "spin() removed its signal listener");
+  await new Promise<void>((resolve) => {
+    const s = connect(port, "127.0.0.1");
+    s.once("error", () => resolve());
+    s.once("connect", () => {
+      s.destroy();
+      assert.unreachable("the port still accepts connections");
+    });
+  });
+});
+
+test("per-route handlerTimeout overrides the server's; 0 means none", async () => {
+  await withServer(
+    (app) => {
+      const hang = (): Promise<void> => new Promise(() => {});
+      app.addRoute("GET", "/short", [hang], { handlerTimeout: 100 });
+      app.addRoute("GET", "/none", [async (ctx) => {
+        await sleep(400);
+        ctx.string(200, "slow but allowed");
+      }], { handlerTimeout: 0 });
+      app.group("/g").addRoute("GET", "/short", [hang], { handlerTimeout: 150 });
+    },
+    { handlerTimeout: 250 },
+    async (s) => {
+      const c = await RawClient.connect(s.port);
+      try {
+        let t0 = Date.now();
+        await c.write(get("/short"));
+        assert.is((await c.readResponse()).status, 503);
+        let took = Date.now() - t0;
+        assert.ok(took >= 90 && took < 240, `503 after ${took} ms (route: 100, server: 250)`);
+        t0 = Date.now();
+        await c.write(get("/g/short"));
+        assert.is((await c.readResponse()).status, 503);
+        took = Date.now() - t0;
+        assert.ok(took >= 140 && took < 240, `group route 503 after ${took} ms (route: 150)`);
+        await c.write(get("/none"));
+        const r = await c.readResponse({ timeout: 2000 });
+        assert.is(r.status, 200);
+        assert.is(r.text(), "slow but allowed");
+      } finally {
+        c.destroy();
+      }
+    },
+  );
+  assert.throws(() => new Server().addRoute("GET", "/x", [() => {}], { handlerTimeout: -5 }), /handlerTimeout/);
+});
+
+test("tracers see every request with ordered engine timestamps, including a slow head", async () => {
+  const seen: { path: string; t: Timings }[] = [];
+  let started = 0;
+  await withServer(
+    (app) => {
+      app.tracer({
+        start: () => void started++,
+        finish: (ctx: RequestContext) => void seen.push({ path: ctx.path, t: { ...ctx.timings! } }),
+      });
+      app.get("/a", async (ctx) => {
+        await sleep(30);
+        ctx.string(200, "a");
+      });
+      app.post("/b", async (ctx) => ctx.data(200, "application/octet-stream", await ctx.body()));
+    },
+    {},
+    async (s) => {
+      const c = await RawClient.connect(s.port);
+      try {
+        // The head arrives in two pieces 80 ms apart: readStart is the first.
+        await c.write("GET /a HTTP/1.1\r\nHo");
+        await sleep(80);
+        await c.write("st: x\r\n\r\n");
+        assert.is((await c.readResponse()).text(), "a");
+        // A body that arrives after its head.
+        await c.write("POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nab");
+        await sleep(50);
+        await c.write("cd");
+        assert.is((await c.readResponse()).text(), "abcd");
+        await c.write(get("/missing"));
+        assert.is((await c.readResponse()).status, 404);
+      } finally {
+        c.destroy();
+      }
+    },
+  );
+  assert.is(started, 3);
+  assert.equal(seen.map((x) => x.path), ["/a", "/b", "/missing"]);
+  for (const { path, t } of seen) {
+    const order = [t.readStart, t.headersParsed, t.handlerStart, t.handlerEnd, t.writeDone];
+    for (let i = 1; i < order.length; i++) assert.ok(order[i - 1]! <= order[i]! + 0.001, `${path}: stage ${i} goes back in time: ${order.join(", ")}`);
+  }
+  const a = seen[0]!.t;
+  assert.ok(a.headersParsed - a.readStart >= 60, `readStart is the first byte: ${a.headersParsed - a.readStart} ms before parse`);
+  assert.ok(a.handlerEnd - a.handlerStart >= 25, "handler time covers the await");
+  const b = seen[1]!.t;
+  assert.ok(b.bodyRead - b.headersParsed >= 30, "bodyRead is when the last body byte came");
+});
+
+test("diagnostics_channel: node:http's server channel names are published", async () => {
+  const started: unknown[] = [];
+  const finished: unknown[] = [];
+  const onStart = (m: unknown): void => void started.push((m as { request: RequestContext }).request.method);
+  const onFinish = (m: unknown): void => void finished.push((m as { request: RequestContext }).request.path);
+  subscribe("http.server.request.start", onStart);
+  subscribe("http.server.response.finish", onFinish);
+  try {
+    await withServer(
+      (app) => app.get("/x", (ctx) => ctx.string(200, "x")),
+      {},
+      async (s) => {
+        await (await fetch(`http://127.0.0.1:${s.port}/x`)).text();
+      },
+    );
+  } finally {
+    unsubscribe("http.server.request.start", onStart);
+    unsubscribe("http.server.response.finish", onFinish);
+  }
+  assert.equal(started, ["GET"]);
+  assert.equal(finished, ["/x"]);
+});
+
+test("currentContext() is the request's long-lived context across awaits when asyncContext is on", async () => {
+  let same: boolean | undefined;
+  let outside: Context | undefined = undefined;
+  const deep = async (): Promise<Context | undefined> => {
+    await sleep(5);
+    return currentContext();
+  };
+  const s = await startServer(
+    (app) =>
+      app.get("/", async (ctx, c) => {
+        same = (await deep()) === c;
+        ctx.string(200, "ok");
+      }),
+    { asyncContext: true },
+  );
+  try {
+    await (await fetch(`http://127.0.0.1:${s.port}/`)).text();
+    outside = currentContext();
+  } finally {
+    await s.close();
+  }
+  assert.is(same, true);
+  assert.is(outside, undefined);
+  // Off by default: nothing is stored.
+  let off: Context | undefined;
+  await withServer(
+    (app) =>
+      app.get("/", async (ctx) => {
+        off = await deep();
+        ctx.string(200, "ok");
+      }),
+    {},
+    async (t) => void (await (await fetch(`http://127.0.0.1:${t.port}/`)).text()),
+  );
+  assert.is(off, undefined);
+});
+
+test.run();
