@@ -58,6 +58,7 @@ class ServerHandle : public Napi::ObjectWrap<ServerHandle>, public farad::Dispat
                            InstanceMethod<&ServerHandle::Listen>("listen"),
                            InstanceMethod<&ServerHandle::Flush>("flush"),
                            InstanceMethod<&ServerHandle::WriteExternal>("writeExternal"),
+                           InstanceMethod<&ServerHandle::PeerAddress>("peerAddress"),
                            InstanceMethod<&ServerHandle::StopAccepting>("stopAccepting"),
                            InstanceMethod<&ServerHandle::CloseIdle>("closeIdle"),
                            InstanceMethod<&ServerHandle::CloseAll>("closeAll"),
@@ -203,6 +204,20 @@ class ServerHandle : public Napi::ObjectWrap<ServerHandle>, public farad::Dispat
                                info[2].As<Napi::Number>().Uint32Value(), bytes.Data(),
                                bytes.ByteLength(), info[4].As<Napi::Number>().Int32Value());
     return Napi::Boolean::New(env, ok);
+  }
+
+  // peerAddress(slot, gen) -> [address, port] or null when the connection is gone
+  Napi::Value PeerAddress(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    char ip[64];
+    int port = 0;
+    if (!server(env).peer_address(info[0].As<Napi::Number>().Uint32Value(),
+                                  info[1].As<Napi::Number>().Uint32Value(), ip, sizeof ip, &port))
+      return env.Null();
+    Napi::Array out = Napi::Array::New(env, 2);
+    out.Set(0u, Napi::String::New(env, ip));
+    out.Set(1u, Napi::Number::New(env, port));
+    return out;
   }
 
   Napi::Value StopAccepting(const Napi::CallbackInfo& info) {

@@ -15,5 +15,6 @@ export {
 } from "./app/server.js";
 export { RequestContext, Context, type Handler, type Timings } from "./app/context.js";
 export { type ServerOptions, type Logger, DEFAULTS as defaultOptions } from "./app/options.js";
+export { accessLog, type AccessLogEntry, type AccessLogOptions } from "./app/access-log.js";
 export { ErrorCodes, FaradError, HttpError, type ErrorCode } from "./common/errors.js";
 export { RouteGroup, RouteError } from "./route/index.js";

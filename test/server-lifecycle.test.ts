@@ -8,7 +8,7 @@ import { connect } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { currentContext, Server, type Context, type RequestContext, type Timings } from "../src/index.js";
+import { accessLog, currentContext, HttpError, Server, type AccessLogEntry, type Context, type RequestContext, type Timings } from "../src/index.js";
 import { get, RawClient } from "./lib/raw-client.js";
 import { startServer, TEST_OPTIONS, watchdog, within, withServer } from "./lib/server.js";
 
@@ -242,6 +242,58 @@ test("currentContext() is the request's long-lived context across awaits when as
     async (t) => void (await (await fetch(`http://127.0.0.1:${t.port}/`)).text()),
   );
   assert.is(off, undefined);
+});
+
+test("accessLog(): one line per request with the status actually sent, batched writes", async () => {
+  const writes: string[] = [];
+  await withServer(
+    (app) => {
+      app.tracer(accessLog({ write: (t) => void writes.push(t) }));
+      app.get("/ok/:id", (ctx) => ctx.string(200, "ok"));
+      app.get("/boom", () => {
+        throw new Error("boom");
+      });
+      app.get("/teapot", () => {
+        throw new HttpError(418, "short and stout");
+      });
+    },
+    { logger: { error: () => {} } },
+    async (s) => {
+      const base = `http://127.0.0.1:${s.port}`;
+      await Promise.all([
+        fetch(`${base}/ok/7?x=1`, { headers: { "user-agent": "t/1", referer: "http://r/" } }).then((r) => r.text()),
+        fetch(`${base}/boom`).then((r) => r.text()),
+        fetch(`${base}/teapot`).then((r) => r.text()),
+        fetch(`${base}/nope`).then((r) => r.text()),
+      ]);
+      await sleep(20);
+    },
+  );
+  const lines = writes.join("").trim().split("\n").map((l) => JSON.parse(l) as AccessLogEntry);
+  const byUrl = new Map(lines.map((l) => [l.url, l]));
+  assert.is(lines.length, 4);
+  assert.is(byUrl.get("/ok/7?x=1")!.status, 200);
+  assert.is(byUrl.get("/ok/7?x=1")!.route, "/ok/:id");
+  assert.is(byUrl.get("/ok/7?x=1")!.userAgent, "t/1");
+  assert.is(byUrl.get("/ok/7?x=1")!.referer, "http://r/");
+  assert.ok(byUrl.get("/ok/7?x=1")!.remoteAddress.endsWith("127.0.0.1"));
+  assert.is(byUrl.get("/boom")!.status, 500);
+  assert.is(byUrl.get("/teapot")!.status, 418);
+  assert.is(byUrl.get("/nope")!.status, 404);
+  for (const l of lines) assert.ok(l.durationMs >= 0 && l.durationMs < 1000 && Math.abs(l.time - Date.now()) < 5000);
+  assert.ok(writes.length < 4, `lines are batched (${writes.length} writes for 4 requests)`);
+  // The combined format
+  const combinedOut: string[] = [];
+  await withServer(
+    (app) => {
+      app.tracer(accessLog({ format: "combined", write: (t) => void combinedOut.push(t) }));
+      app.get("/c", (ctx) => ctx.string(201, "c"));
+    },
+    {},
+    async (s) => void (await (await fetch(`http://127.0.0.1:${s.port}/c`)).text()),
+  );
+  await sleep(10);
+  assert.match(combinedOut.join(""), /^\S+ - - \[\d\d\/\w{3}\/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET \/c HTTP\/1\.1" 201 - "-" "[^"]*" \d+\.\d{3}\n$/);
 });
 
 test.run();

@@ -1,5 +1,6 @@
 // Plain state of one server connection. Behaviour lives in server.cc.
 #pragma once
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <cstdint>
@@ -66,6 +67,8 @@ struct Conn {
   explicit Conn(BlockPool* pool) : in(pool) {}
 
   int fd = -1;
+  struct sockaddr_storage peer;  // from accept4, for ctx.remoteAddress
+  socklen_t peer_len = 0;
   uint32_t slot = 0;
   uint32_t gen = 0;
   uint32_t interest = 0;    // current epoll event mask

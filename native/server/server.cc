@@ -156,7 +156,10 @@ void Server::set_accepting(bool on) {
 
 void Server::accept_ready() {
   for (int i = 0; i < kAcceptsPerTurn && listen_fd_ >= 0; ++i) {
-    int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    struct sockaddr_storage peer;
+    socklen_t peer_len = sizeof peer;
+    int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &peer_len,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       int e = errno;
       if (e == EAGAIN || e == EWOULDBLOCK) break;
@@ -189,6 +192,8 @@ void Server::accept_ready() {
       slots_.push_back(c);
     }
     c->fd = fd;
+    c->peer = peer;
+    c->peer_len = peer_len;
     c->open = true;
     c->interest = EPOLLIN | EPOLLRDHUP;
     c->scanner.reset(opt_.limits);
@@ -894,6 +899,23 @@ void Server::respond_error(Conn* c, uint32_t seq, const http1::Error& e) {
 
 // ---------------------------------------------------------------------------
 // Connection state
+
+bool Server::peer_address(uint32_t slot, uint32_t gen, char* ip, size_t ip_len, int* port) {
+  Conn* c = conn_at(slot, gen);
+  if (!c || c->peer_len == 0) return false;
+  if (c->peer.ss_family == AF_INET6) {
+    auto* a = reinterpret_cast<const sockaddr_in6*>(&c->peer);
+    if (!inet_ntop(AF_INET6, &a->sin6_addr, ip, socklen_t(ip_len))) return false;
+    *port = ntohs(a->sin6_port);
+  } else if (c->peer.ss_family == AF_INET) {
+    auto* a = reinterpret_cast<const sockaddr_in*>(&c->peer);
+    if (!inet_ntop(AF_INET, &a->sin_addr, ip, socklen_t(ip_len))) return false;
+    *port = ntohs(a->sin_port);
+  } else {
+    return false;
+  }
+  return true;
+}
 
 Conn* Server::conn_at(uint32_t slot, uint32_t gen) {
   if (slot >= slots_.size()) return nullptr;

@@ -92,6 +92,10 @@ class Server {
   bool write_external(uint32_t slot, uint32_t gen, uint32_t seq, const uint8_t* data, size_t len,
                       int32_t flags);
 
+  // The client's address ("::ffff:127.0.0.1" style for mapped IPv4) and
+  // port, as accepted; false if the connection is gone.
+  bool peer_address(uint32_t slot, uint32_t gen, char* ip, size_t ip_len, int* port);
+
   // Graceful shutdown steps.
   void stop_accepting();
   void close_idle();  // also makes every connection close once it is idle

@@ -33,6 +33,8 @@ export interface ContextHost {
   unescapePathValues: boolean;
   /** The handler deadline of a request starting now (ms since the epoch, or Infinity). */
   deadline(): number;
+  /** The client's [address, port] of a connection, or null. */
+  peer(slot: number, gen: number): [string, number] | null;
 }
 
 /** True if any handler declares the long-lived context (its second parameter). */
@@ -250,6 +252,24 @@ export class RequestContext extends RequestView {
     return new Promise<Buffer>((resolve, reject) => {
       this._bodyWaiter = { resolve, reject };
     });
+  }
+
+  /** The client's IP address as accepted (IPv4-mapped IPv6 for IPv4 clients on a "::" listener), or "" if gone. */
+  get remoteAddress(): string {
+    if (this._state & S_RELEASED) released();
+    return this._host.peer(this._slot, this._gen)?.[0] ?? "";
+  }
+
+  /** The client's port, or 0 if gone. */
+  get remotePort(): number {
+    if (this._state & S_RELEASED) released();
+    return this._host.peer(this._slot, this._gen)?.[1] ?? 0;
+  }
+
+  /** The response status set so far (200 until a handler sets one). */
+  get statusCode(): number {
+    if (this._state & S_RELEASED) released();
+    return this._status;
   }
 
   /** Stage timestamps, while a tracer is installed (see Timings); null otherwise. */

@@ -210,6 +210,7 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
       bodyLimit,
       unescapePathValues: resolved.unescapePathValues,
       deadline: () => (timeout > 0 ? Date.now() + timeout : Infinity),
+      peer: (slot, gen) => (slot >= 0 && this.#transport !== null ? this.#transport.handle.peerAddress(slot, gen) : null),
     };
   }
 

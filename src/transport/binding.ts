@@ -10,6 +10,7 @@ export interface NativeServerHandle {
   listen(ip: string, port: number, backlog: number, reusePort: boolean, ipv6Only: boolean): number
   flush(): void
   writeExternal(slot: number, gen: number, seq: number, bytes: Uint8Array, flags: number): boolean
+  peerAddress(slot: number, gen: number): [string, number] | null
   stopAccepting(): void
   closeIdle(): void
   closeAll(): void
