@@ -59,6 +59,10 @@ class ServerHandle : public Napi::ObjectWrap<ServerHandle>, public farad::Dispat
                            InstanceMethod<&ServerHandle::Flush>("flush"),
                            InstanceMethod<&ServerHandle::WriteExternal>("writeExternal"),
                            InstanceMethod<&ServerHandle::PeerAddress>("peerAddress"),
+                           InstanceMethod<&ServerHandle::WriteChunk>("writeChunk"),
+                           InstanceMethod<&ServerHandle::SendFile>("sendFile"),
+                           InstanceMethod<&ServerHandle::PauseBody>("pauseBody"),
+                           InstanceMethod<&ServerHandle::SendContinue>("sendContinue"),
                            InstanceMethod<&ServerHandle::StopAccepting>("stopAccepting"),
                            InstanceMethod<&ServerHandle::CloseIdle>("closeIdle"),
                            InstanceMethod<&ServerHandle::CloseAll>("closeAll"),
@@ -92,6 +96,10 @@ class ServerHandle : public Napi::ObjectWrap<ServerHandle>, public farad::Dispat
     so.write_timeout_ms = opt_u32(o, "writeTimeout", so.write_timeout_ms);
     so.linger_ms = opt_u32(o, "lingerTimeout", so.linger_ms);
     so.max_batch = opt_u32(o, "maxBatch", so.max_batch);
+    so.out_low_water = opt_u32(o, "outLowWater", so.out_low_water);
+    Napi::Value budget = o.Get("maxBufferedBytes");
+    if (budget.IsNumber() && budget.As<Napi::Number>().DoubleValue() >= 0)
+      so.max_buffered_bytes = uint64_t(budget.As<Napi::Number>().DoubleValue());
 
     farad::SharedRegions sr;
     uint32_t n;
@@ -218,6 +226,48 @@ class ServerHandle : public Napi::ObjectWrap<ServerHandle>, public farad::Dispat
     out.Set(0u, Napi::String::New(env, ip));
     out.Set(1u, Napi::Number::New(env, port));
     return out;
+  }
+
+  // writeChunk(slot, gen, seq, bytes, flags, chunked) -> unsent bytes, or -1 if gone
+  Napi::Value WriteChunk(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Server& s = server(env);
+    if (!info[3].IsTypedArray()) throw Napi::TypeError::New(env, "bytes must be a Uint8Array");
+    Napi::Uint8Array bytes = info[3].As<Napi::Uint8Array>();
+    int64_t r = s.write_chunk(info[0].As<Napi::Number>().Uint32Value(),
+                              info[1].As<Napi::Number>().Uint32Value(),
+                              info[2].As<Napi::Number>().Uint32Value(), bytes.Data(),
+                              bytes.ByteLength(), info[4].As<Napi::Number>().Int32Value(),
+                              info[5].ToBoolean());
+    return Napi::Number::New(env, double(r));
+  }
+
+  // sendFile(slot, gen, seq, fd, offset, length, flags) -> false if gone
+  Napi::Value SendFile(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    bool ok = server(env).send_file(
+        info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value(),
+        info[2].As<Napi::Number>().Uint32Value(), info[3].As<Napi::Number>().Int32Value(),
+        uint64_t(info[4].As<Napi::Number>().DoubleValue()),
+        uint64_t(info[5].As<Napi::Number>().DoubleValue()), info[6].As<Napi::Number>().Int32Value());
+    return Napi::Boolean::New(env, ok);
+  }
+
+  // pauseBody(slot, gen, pause) -> false if gone
+  Napi::Value PauseBody(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    bool ok = server(env).pause_body(info[0].As<Napi::Number>().Uint32Value(),
+                                     info[1].As<Napi::Number>().Uint32Value(), info[2].ToBoolean());
+    return Napi::Boolean::New(env, ok);
+  }
+
+  // sendContinue(slot, gen, seq) -> false if gone
+  Napi::Value SendContinue(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    bool ok = server(env).send_continue(info[0].As<Napi::Number>().Uint32Value(),
+                                        info[1].As<Napi::Number>().Uint32Value(),
+                                        info[2].As<Napi::Number>().Uint32Value());
+    return Napi::Boolean::New(env, ok);
   }
 
   Napi::Value StopAccepting(const Napi::CallbackInfo& info) {

@@ -22,10 +22,16 @@ struct OutChunk {
   int32_t flags;
   uint32_t len;
   uint32_t sent;  // bytes of this chunk already written
+  // A file chunk (file_fd >= 0) sends file_left bytes from file_off with
+  // sendfile(2) and owns file_fd (a dup); len is 0.
+  int file_fd;
+  uint64_t file_off;
+  uint64_t file_left;
   uint8_t data[1];
 
   static OutChunk* make(uint32_t seq, const uint8_t* p, size_t n, int32_t flags);
-  static void destroy(OutChunk* c) { std::free(c); }
+  static OutChunk* make_file(uint32_t seq, int fd, uint64_t off, uint64_t len, int32_t flags);
+  static void destroy(OutChunk* c);
 };
 
 struct OutQueue {
@@ -81,6 +87,8 @@ struct Conn {
   bool resume = false;      // on the server's resume list
   bool paused = false;      // reading paused by flow control
   bool req_keep_alive = true;  // the current request lets the connection live on
+  bool body_paused = false; // JS asked for no more body events (its stream is full)
+  bool want_drain = false;  // JS waits for the output queue to drain
 
   LinkBuffer in;
   size_t scanned = 0;       // bytes of `in` already fed to the scanner

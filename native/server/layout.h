@@ -24,11 +24,12 @@ enum Control : int {
   kReadPaused = 13,   // native: connections whose reading is paused
   kBufferedBytes = 14,// native: bytes held in input blocks
   kAcceptPaused = 15, // native: 1 while accepting is paused (EMFILE)
+  kOverBudget = 16,   // native: 1 while reading is paused everywhere (memory budget)
   kControlSize = 32
 };
 
 // events: Int32Array, kEventStride slots each
-enum EventType : int32_t { kRequest = 1, kBody = 2, kClose = 3 };
+enum EventType : int32_t { kRequest = 1, kBody = 2, kClose = 3, kDrain = 4 };
 enum Event : int {
   kType = 0,
   kSlot = 1,

@@ -3,11 +3,14 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <fcntl.h>
 #include <sys/eventfd.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -51,8 +54,23 @@ OutChunk* OutChunk::make(uint32_t seq, const uint8_t* p, size_t n, int32_t flags
   c->flags = flags;
   c->len = uint32_t(n);
   c->sent = 0;
+  c->file_fd = -1;
+  c->file_off = c->file_left = 0;
   if (n) std::memcpy(c->data, p, n);
   return c;
+}
+
+OutChunk* OutChunk::make_file(uint32_t seq, int fd, uint64_t off, uint64_t len, int32_t flags) {
+  OutChunk* c = make(seq, nullptr, 0, flags);
+  c->file_fd = fd;
+  c->file_off = off;
+  c->file_left = len;
+  return c;
+}
+
+void OutChunk::destroy(OutChunk* c) {
+  if (c->file_fd >= 0) close_fd(c->file_fd);
+  std::free(c);
 }
 
 Server::Server(const ServerOptions& options, const SharedRegions& regions, Dispatcher* dispatcher)
@@ -285,6 +303,7 @@ void Server::settle() {
   // free closed slots, arm or disarm the tick for the timers that changed,
   // and publish the counters.
   if (!dispatching_) reap();
+  check_budget();
   update_tick();
   shm_.control[L::kConnections] = int32_t(open_conns_);
   shm_.control[L::kBufferedBytes] = int32_t(std::min<size_t>(pool_.bytes_in_use(), INT32_MAX));
@@ -365,8 +384,8 @@ void Server::process_input(Conn* c) {
   while (progress && c->open && !c->closing) {
     switch (c->state) {
       case ReadState::kHead: progress = parse_head(c); break;
-      case ReadState::kBody: progress = emit_body(c); break;
-      case ReadState::kChunked: progress = emit_chunked(c); break;
+      case ReadState::kBody: progress = !c->body_paused && emit_body(c); break;
+      case ReadState::kChunked: progress = !c->body_paused && emit_chunked(c); break;
       case ReadState::kStop:
         c->in.clear();
         progress = false;
@@ -479,11 +498,9 @@ bool Server::parse_head(Conn* c) {
     c->body_seq = seq;
     c->js_knows_body = true;
     body_timers_.unlink(&c->read_timer);
-    // The client waits for 100 Continue before it sends the body (RFC 9110
-    // §10.1.1); it goes out in order, after earlier responses.
-    if (rh.expect_continue)
-      queue_native(c, seq, reinterpret_cast<const uint8_t*>(http1::kContinue),
-                   http1::kContinueLen, 0);
+    // 100 Continue is JS's to send, when a handler starts reading the body
+    // (RFC 9110 §10.1.1): a handler that refuses the request answers
+    // without the client ever sending the body.
   }
   c->req_keep_alive = rh.keep_alive;
 
@@ -601,6 +618,7 @@ void Server::push_body_event(Conn* c, uint32_t off, uint32_t len, int32_t flags)
 
 void Server::finish_body(Conn* c) {
   c->js_knows_body = false;
+  c->body_paused = false;
   c->state = c->req_keep_alive ? ReadState::kHead : ReadState::kStop;
 }
 
@@ -629,6 +647,15 @@ void Server::dispatch() {
     ++ev_count_;
   }
   pending_closes_.clear();
+  for (const auto& pd : pending_drains_) {
+    if (ev_count_ >= shm_.events_cap) break;
+    int32_t* ev = shm_.events + size_t(ev_count_) * L::kEventStride;
+    ev[L::kType] = L::kDrain;
+    ev[L::kSlot] = int32_t(pd.first);
+    ev[L::kGen] = int32_t(pd.second);
+    ++ev_count_;
+  }
+  pending_drains_.clear();
   if (ev_count_ == 0) return;
   shm_.control[L::kEvents] = int32_t(ev_count_);
   shm_.control[L::kNowSec] = int32_t(time(nullptr));
@@ -654,7 +681,8 @@ void Server::dispatch() {
 
 void Server::flush() {
   apply_records();
-  if (!dispatching_ && (!pending_closes_.empty() || !resume_.empty())) wake();
+  if (!dispatching_ && (!pending_closes_.empty() || !pending_drains_.empty() || !resume_.empty()))
+    wake();
   if (!in_turn_) settle();
 }
 
@@ -775,11 +803,41 @@ void Server::flush_dirty() {
 void Server::flush_conn(Conn* c) {
   bool close_after = false;
   while (!c->out.empty() || !c->batch_iov.empty()) {
+    if (c->out.head && c->out.head->file_fd >= 0) {
+      // A file chunk: the kernel copies file pages to the socket, no bytes
+      // pass through user space.
+      OutChunk* o = c->out.head;
+      off_t off = off_t(o->file_off);
+      size_t want = size_t(std::min<uint64_t>(o->file_left, 1u << 20));
+      ssize_t r = want ? ::sendfile(c->fd, o->file_fd, &off, want) : 0;
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        close_conn(c, true);  // EPIPE, ECONNRESET, or the file failed (EIO)
+        return;
+      }
+      if (r == 0 && want) {  // the file is shorter than promised: the response is broken
+        close_conn(c, true);
+        return;
+      }
+      o->file_off += uint64_t(r);
+      o->file_left -= uint64_t(r);
+      if (o->file_left == 0) {
+        if (o->flags & L::kRecClose) close_after = true;
+        OutChunk::destroy(c->out.pop());
+        if (close_after) break;
+      }
+      continue;
+    }
     struct iovec iov[kMaxIov];
     int n = 0;
     size_t total = 0;
     bool stop_at_close = false;
     for (OutChunk* o = c->out.head; o && n < kMaxIov; o = o->next) {
+      if (o->file_fd >= 0) {
+        stop_at_close = true;  // the bytes before a file go first, then the file
+        break;
+      }
       iov[n].iov_base = o->data + o->sent;
       iov[n].iov_len = o->len - o->sent;
       total += iov[n++].iov_len;
@@ -814,7 +872,7 @@ void Server::flush_conn(Conn* c) {
     }
     size_t left = size_t(r);
     // Consume from the owned queue first, then from the shared pieces.
-    while (left > 0 && c->out.head) {
+    while (left > 0 && c->out.head && c->out.head->file_fd < 0) {
       OutChunk* o = c->out.head;
       size_t k = std::min<size_t>(left, o->len - o->sent);
       o->sent += uint32_t(k);
@@ -854,6 +912,11 @@ void Server::flush_conn(Conn* c) {
   }
   // Whatever the socket did not take is copied out of shared memory now.
   materialize(c);
+  if (c->want_drain && c->out.bytes < opt_.out_low_water) {
+    c->want_drain = false;
+    pending_drains_.emplace_back(c->slot, c->gen);
+    if (!in_turn_ && !dispatching_) wake();
+  }
   if (!c->out.empty()) {
     write_timers_.unlink(&c->write_timer);  // progress restarts the timer
     write_timers_.arm(&c->write_timer, now_ ? now_ : Reactor::now_ms());
@@ -900,6 +963,82 @@ void Server::respond_error(Conn* c, uint32_t seq, const http1::Error& e) {
 // ---------------------------------------------------------------------------
 // Connection state
 
+int64_t Server::write_chunk(uint32_t slot, uint32_t gen, uint32_t seq, const uint8_t* data,
+                            size_t len, int32_t flags, bool chunked) {
+  apply_records();
+  Conn* c = conn_at(slot, gen);
+  if (!c || c->closing) return -1;
+  if (chunked) {
+    // RFC 9112 §7.1: chunk-size in hex, CRLF, data, CRLF; then "0" CRLF CRLF.
+    char head[24];
+    if (len) {
+      int hl = std::snprintf(head, sizeof head, "%zx\r\n", len);
+      enqueue(c, seq, reinterpret_cast<uint8_t*>(head), size_t(hl), 0, true, false);
+      enqueue(c, seq, data, len, 0, true, false);
+    }
+    static const uint8_t kCrlfLast[] = "\r\n0\r\n\r\n";
+    if (flags & L::kRecEnd)
+      enqueue(c, seq, len ? kCrlfLast : kCrlfLast + 2, len ? 7 : 5, flags, true, false);
+    else if (len)
+      enqueue(c, seq, kCrlfLast, 2, flags, true, false);
+  } else {
+    enqueue(c, seq, data, len, flags, true, false);
+  }
+  flush_dirty();  // copies what the socket did not take: the stack buffer dies here
+  int64_t queued = c->open ? int64_t(c->out.bytes) : -1;
+  if (c->open && c->out.bytes >= opt_.out_high_water) c->want_drain = true;
+  if (!in_turn_) settle();
+  return queued;
+}
+
+bool Server::send_file(uint32_t slot, uint32_t gen, uint32_t seq, int fd, uint64_t offset,
+                       uint64_t len, int32_t flags) {
+  apply_records();
+  Conn* c = conn_at(slot, gen);
+  if (!c || c->closing) return false;
+  if (seq >= c->cutoff_seq || seq < c->write_seq || seq >= c->next_seq) return false;
+  int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (dup < 0) return false;
+  OutChunk* o = OutChunk::make_file(seq, dup, offset, len, flags);
+  if (seq > c->write_seq) {
+    c->parked.push(o);
+  } else {
+    materialize(c);
+    c->out.push(o);
+    mark_dirty(c);
+    if (flags & L::kRecEnd) {
+      ++c->write_seq;
+      promote_parked(c);
+    }
+  }
+  flush_dirty();
+  if (!in_turn_) settle();
+  return true;
+}
+
+bool Server::pause_body(uint32_t slot, uint32_t gen, bool pause) {
+  Conn* c = conn_at(slot, gen);
+  if (!c) return false;
+  if (c->body_paused == pause) return true;
+  c->body_paused = pause;
+  // Resuming: body bytes already buffered are delivered at the end of the
+  // turn (or after a wake-up when called outside one).
+  if (!pause && !c->in.empty()) mark_resume(c);
+  update_interest(c);
+  if (!in_turn_) settle();
+  return true;
+}
+
+bool Server::send_continue(uint32_t slot, uint32_t gen, uint32_t seq) {
+  apply_records();
+  Conn* c = conn_at(slot, gen);
+  if (!c || c->closing) return false;
+  queue_native(c, seq, reinterpret_cast<const uint8_t*>(http1::kContinue), http1::kContinueLen, 0);
+  flush_dirty();
+  if (!in_turn_) settle();
+  return true;
+}
+
 bool Server::peer_address(uint32_t slot, uint32_t gen, char* ip, size_t ip_len, int* port) {
   Conn* c = conn_at(slot, gen);
   if (!c || c->peer_len == 0) return false;
@@ -934,7 +1073,8 @@ void Server::update_interest(Conn* c) {
     // we do not want to read from must leave the interest set, or the
     // reactor spins. The pipelining limit stops parsing; reading stops when
     // unparsed input or unsent output pass their high-water marks.
-    paused = c->in.size() >= opt_.in_high_water || c->out.bytes >= opt_.out_high_water;
+    paused = c->in.size() >= opt_.in_high_water || c->out.bytes >= opt_.out_high_water ||
+             over_budget_;
     if (!paused) want = EPOLLIN | EPOLLRDHUP;
   }
   if (!c->out.empty()) want |= EPOLLOUT;
@@ -1027,6 +1167,7 @@ void Server::reap() {
     c->interest = 0;
     c->fresh = true;
     c->peer_eof = c->closing = c->dirty = c->js_knows_body = c->resume = c->paused = false;
+    c->body_paused = c->want_drain = false;
     c->scanned = 0;
     c->state = ReadState::kHead;
     c->body_left = 0;
@@ -1067,6 +1208,20 @@ void Server::on_tick() {
     set_accepting(true);
   }
   flush_dirty();
+}
+
+void Server::check_budget() {
+  // Hysteresis: pause everywhere above the budget, resume below 3/4 of it.
+  // A blocked handler or a long GC must not let thousands of sockets fill
+  // at once. O(connections), but only on the two transitions.
+  if (opt_.max_buffered_bytes == 0) return;
+  size_t used = pool_.bytes_in_use();
+  bool over = over_budget_ ? used > opt_.max_buffered_bytes / 4 * 3 : used > opt_.max_buffered_bytes;
+  if (over == over_budget_) return;
+  over_budget_ = over;
+  shm_.control[L::kOverBudget] = over ? 1 : 0;
+  for (Conn* c : slots_)
+    if (c && c->open) update_interest(c);
 }
 
 void Server::update_tick() {

@@ -34,6 +34,8 @@ struct ServerOptions {
   uint32_t body_chunk_max = 65536;      // largest body event
   uint32_t out_high_water = 1u << 20;   // unsent bytes per connection before reading pauses
   uint32_t in_high_water = 65536;       // unparsed bytes per connection before reading pauses
+  uint32_t out_low_water = 1u << 18;    // a drain event fires when unsent bytes fall below this
+  uint64_t max_buffered_bytes = 128ull << 20;  // input held by all connections before reading pauses everywhere
   uint32_t headers_timeout_ms = 10000;  // from a request's first byte to its end of head
   uint32_t body_timeout_ms = 30000;     // longest pause between body bytes
   uint32_t keepalive_timeout_ms = 5000; // idle connection between requests
@@ -92,6 +94,24 @@ class Server {
   bool write_external(uint32_t slot, uint32_t gen, uint32_t seq, const uint8_t* data, size_t len,
                       int32_t flags);
 
+  // A part of a streamed response: `data` framed as one chunk of the
+  // chunked coding when `chunked` (and the last-chunk after it with
+  // kRecEnd). Returns the connection's unsent bytes after trying to write,
+  // or -1 if the connection is gone. Past out_high_water the caller should
+  // wait for a drain event.
+  int64_t write_chunk(uint32_t slot, uint32_t gen, uint32_t seq, const uint8_t* data, size_t len,
+                      int32_t flags, bool chunked);
+  // Sends len bytes of the open file `fd` from `offset` with sendfile(2),
+  // in order with the rest of the response. Takes a duplicate of fd.
+  // Returns false if the connection is gone (or dup failed: errno set).
+  bool send_file(uint32_t slot, uint32_t gen, uint32_t seq, int fd, uint64_t offset, uint64_t len,
+                 int32_t flags);
+  // Stops (true) or resumes body events for the request now streaming its
+  // body on this connection. Returns false if the connection is gone.
+  bool pause_body(uint32_t slot, uint32_t gen, bool pause);
+  // Sends "100 Continue" for request `seq` (in order with earlier responses).
+  bool send_continue(uint32_t slot, uint32_t gen, uint32_t seq);
+
   // The client's address ("::ffff:127.0.0.1" style for mapped IPv4) and
   // port, as accepted; false if the connection is gone.
   bool peer_address(uint32_t slot, uint32_t gen, char* ip, size_t ip_len, int* port);
@@ -143,6 +163,7 @@ class Server {
   void close_conn(Conn* c, bool notify_js);
   void reap();
   void settle();
+  void check_budget();
   void update_tick();
   void set_accepting(bool on);
 
@@ -170,6 +191,8 @@ class Server {
   std::vector<Conn*> dirty_;  // connections with bytes to write after apply
   std::vector<Conn*> resume_; // connections with input to parse at the end of the turn
   std::vector<std::pair<uint32_t, uint32_t>> pending_closes_;  // (slot, gen) to tell JS
+  std::vector<std::pair<uint32_t, uint32_t>> pending_drains_;  // (slot, gen) whose output drained
+  bool over_budget_ = false;  // input across connections above max_buffered_bytes
 
   // The batch being built
   uint32_t ev_count_ = 0;

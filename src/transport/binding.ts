@@ -11,6 +11,10 @@ export interface NativeServerHandle {
   flush(): void
   writeExternal(slot: number, gen: number, seq: number, bytes: Uint8Array, flags: number): boolean
   peerAddress(slot: number, gen: number): [string, number] | null
+  writeChunk(slot: number, gen: number, seq: number, bytes: Uint8Array, flags: number, chunked: boolean): number
+  sendFile(slot: number, gen: number, seq: number, fd: number, offset: number, length: number, flags: number): boolean
+  pauseBody(slot: number, gen: number, pause: boolean): boolean
+  sendContinue(slot: number, gen: number, seq: number): boolean
   stopAccepting(): void
   closeIdle(): void
   closeAll(): void

@@ -16,11 +16,13 @@ export const C_TIMEOUTS = 12;
 export const C_READ_PAUSED = 13;
 export const C_BUFFERED_BYTES = 14;
 export const C_ACCEPT_PAUSED = 15;
+export const C_OVER_BUDGET = 16;
 export const CONTROL_SIZE = 32;
 
 export const EV_REQUEST = 1;
 export const EV_BODY = 2;
 export const EV_CLOSE = 3;
+export const EV_DRAIN = 4;
 
 export const E_TYPE = 0;
 export const E_SLOT = 1;
