@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "fuzz_util.h"
 #include "pipeline.h"
 
 using namespace farad_test;
@@ -38,37 +39,6 @@ Config config_for(uint8_t mode) {
       break;
   }
   return c;
-}
-
-std::vector<size_t> cuts_for(uint8_t mode, uint8_t seed, size_t size) {
-  std::vector<size_t> cuts;
-  if (size < 2) return cuts;
-  uint32_t x = 0x9E3779B9u ^ (static_cast<uint32_t>(seed) * 0x85EBCA6Bu) ^ static_cast<uint32_t>(size);
-  auto next = [&x]() {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    return x;
-  };
-  const int strategy = (mode >> 2) & 3;
-  if (strategy == 1) {
-    cuts.push_back(1 + next() % (size - 1));
-    return cuts;
-  }
-  const uint32_t max_piece = strategy == 2 ? 3 : strategy == 3 ? 64 : 17;
-  size_t pos = 0;
-  while (true) {
-    pos += 1 + next() % max_piece;
-    if (pos >= size) break;
-    cuts.push_back(pos);
-  }
-  return cuts;
-}
-
-void expect_same(const std::string& a, const std::string& b, const char* what) {
-  if (a == b) return;
-  std::fprintf(stderr, "split mismatch (%s)\nwhole:\n%s\nsplit:\n%s\n", what, a.c_str(), b.c_str());
-  std::abort();
 }
 
 std::string decode_all(const std::string& in, size_t piece) {
@@ -102,7 +72,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const Config cfg = config_for(mode);
 
   const std::string whole = describe(run(input, {}, cfg));
-  expect_same(whole, describe(run(input, cuts_for(mode, seed, input.size()), cfg)), "random");
+  expect_same(whole, describe(run(input, fuzz_cuts((mode >> 2) & 3, seed, input.size()), cfg)), "random");
   if (input.size() <= 256) {
     std::vector<size_t> all;
     for (size_t k = 1; k < input.size(); ++k) all.push_back(k);

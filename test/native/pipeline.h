@@ -2,8 +2,8 @@
 // in pieces, HeadScanner finds the head, parse_head parses it, the body is
 // framed by Content-Length or ChunkedDecoder. Shared by parser_test.cc and the
 // fuzz target, which both check that every split gives the same Result.
-// Checks the API contracts on the way and aborts (with a message) when one is
-// broken, so the fuzzer reports it as a crash.
+// Checks the API contracts on the way and aborts (with a message, check.h)
+// when one is broken, so the fuzzer reports it as a crash.
 #pragma once
 #include <cstdint>
 #include <cstdio>
@@ -12,20 +12,13 @@
 #include <string>
 #include <vector>
 
+#include "check.h"
 #include "http1/chunked.h"
 #include "http1/request_parser.h"
 
 namespace farad_test {
 
 using namespace farad::http1;
-
-#define FARAD_CHECK(cond)                                                          \
-  do {                                                                             \
-    if (!(cond)) {                                                                 \
-      std::fprintf(stderr, "%s:%d: contract broken: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                \
-    }                                                                              \
-  } while (0)
 
 struct Config {
   Limits limits;
@@ -61,22 +54,6 @@ inline const char* body_name(BodyKind b) {
     case BodyKind::kChunked: return "chunked";
   }
   return "?";
-}
-
-inline std::string escape(const std::string& s) {
-  std::string out;
-  char buf[8];
-  for (unsigned char c : s) {
-    if (c == '\r') out += "\\r";
-    else if (c == '\n') out += "\\n";
-    else if (c == '\t') out += "\\t";
-    else if (c == '\\') out += "\\\\";
-    else if (c < 0x20 || c >= 0x7F) {
-      std::snprintf(buf, sizeof buf, "\\x%02X", c);
-      out += buf;
-    } else out += static_cast<char>(c);
-  }
-  return out;
 }
 
 // Canonical text of a result; two runs agree iff their descriptions do.
@@ -118,20 +95,7 @@ inline void check_head_contracts(const std::string& head, const RequestHead& q,
   FARAD_CHECK(q.path_len <= q.target_len);
   FARAD_CHECK(q.version_minor <= 1);
   FARAD_CHECK(q.header_count <= cfg.limits.max_headers);
-  for (const HeaderField& f : fields) {
-    FARAD_CHECK(f.name_len > 0 && f.name_off + f.name_len < head.size());
-    FARAD_CHECK(head[f.name_off + f.name_len] == ':');
-    FARAD_CHECK(f.value_off + f.value_len <= head.size() - 4);
-    if (f.value_len > 0) {
-      FARAD_CHECK(head[f.value_off] != ' ' && head[f.value_off] != '\t');
-      char last = head[f.value_off + f.value_len - 1];
-      FARAD_CHECK(last != ' ' && last != '\t');
-    }
-    for (uint32_t i = 0; i < f.value_len; ++i) {
-      unsigned char c = static_cast<unsigned char>(head[f.value_off + i]);
-      FARAD_CHECK(c == '\t' || (c >= 0x20 && c != 0x7F));
-    }
-  }
+  check_field_contracts(head, fields);
   FARAD_CHECK(!(q.connection_close && q.keep_alive));
   FARAD_CHECK(q.body == BodyKind::kLength || q.content_length == 0);
 }
