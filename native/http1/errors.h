@@ -1,6 +1,9 @@
 // The registry of parser errors: one status and one stable code per kind, so
 // users can match on `code`. The list is documented on `Error` in
-// request_parser.h; keep the two in step. Internal to native/http1.
+// request_parser.h and, for responses, above kResponseErrorStatus in
+// response_parser.h; keep them in step. The statuses are the request side's
+// answers; the response parser replaces them with 502. Internal to
+// native/http1.
 #pragma once
 #include <cstdint>
 #include "http1/request_parser.h"
@@ -35,6 +38,9 @@ inline constexpr ErrorKind kChunkExtension{400, "FARAD_ERR_CHUNK_EXTENSION"};
 inline constexpr ErrorKind kChunkFraming{400, "FARAD_ERR_CHUNK_FRAMING"};
 inline constexpr ErrorKind kBadTrailer{400, "FARAD_ERR_BAD_TRAILER"};
 inline constexpr ErrorKind kTrailersTooLarge{431, "FARAD_ERR_TRAILERS_TOO_LARGE"};
+// Response side only.
+inline constexpr ErrorKind kBadStatusLine{502, "FARAD_ERR_BAD_STATUS_LINE"};
+inline constexpr ErrorKind kBadStatus{502, "FARAD_ERR_BAD_STATUS"};
 
 inline Error fail(ErrorKind kind, const char* reason) {
   Error e;
