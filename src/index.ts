@@ -18,3 +18,19 @@ export { type ServerOptions, type Logger, DEFAULTS as defaultOptions } from "./a
 export { accessLog, type AccessLogEntry, type AccessLogOptions } from "./app/access-log.js";
 export { ErrorCodes, FaradError, HttpError, type ErrorCode } from "./common/errors.js";
 export { RouteGroup, RouteError } from "./route/index.js";
+export {
+  t,
+  BindError,
+  BindErrorCodes,
+  type BindSource,
+  type BindOptions,
+  type BindResult,
+  type BindFieldError,
+  type BindErrorBody,
+  type SourceHelper,
+  type UnknownFieldPolicy,
+} from "./app/bind.js";
+export { type CookieOptions, type ClearCookieOptions } from "./app/cookie.js";
+export { etagOf } from "./app/etag.js";
+export { type JsonOptions } from "./app/render.js";
+export { Type, type Static, type TSchema } from "@sinclair/typebox";

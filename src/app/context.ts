@@ -11,10 +11,15 @@
  * Context (`c`) may outlive the request: its AbortSignal, deadline and values
  * stay usable for work the handler started.
  */
+import type { Static, TObject } from "@sinclair/typebox";
 import { ErrorCodes, FaradError, HttpError } from "../common/errors.js";
 import { isToken, isValidHeaderValue } from "../protocol/http1/encode.js";
 import { RequestView } from "../protocol/http1/request.js";
-import { paramValue, type Route } from "../route/index.js";
+import { METHOD_GET, METHOD_HEAD, paramValue, type Route } from "../route/index.js";
+import { bindRequest, tryBindRequest, type BindOptions, type BindResult } from "./bind.js";
+import { requestCookies, serializeClearCookie, serializeCookie, type ClearCookieOptions, type CookieOptions } from "./cookie.js";
+import { formatEtag, modifiedSinceFresh, noneMatchFresh } from "./etag.js";
+import { checkRedirectCode, redirectLocation, serializerFor, type JsonOptions } from "./render.js";
 
 export type Handler = (ctx: RequestContext, c: Context) => unknown;
 
@@ -333,9 +338,12 @@ export class RequestContext extends RequestView {
     this.#respond(code, CT_TEXT, text);
   }
 
-  /** Responds with JSON.stringify(value) as application/json. */
-  json(code: number, value: unknown): void {
-    const s = JSON.stringify(value);
+  /**
+   * Responds with JSON.stringify(value) as application/json; with
+   * `options.schema`, with a serializer compiled from that schema.
+   */
+  json(code: number, value: unknown, options?: JsonOptions): void {
+    const s = options?.schema === undefined ? JSON.stringify(value) : serializerFor(options.schema)(value);
     this.#respond(code, CT_JSON, s === undefined ? "null" : s);
   }
 
@@ -349,6 +357,90 @@ export class RequestContext extends RequestView {
     this.#respond(code, contentTypeLine(contentType), bytes);
   }
 
+  // ------------------------------------ binding, cookies, redirects, ETags
+  // (src/app/bind.ts, cookie.ts, etag.ts, render.ts; docs/binding.md and
+  // docs/rendering.md)
+
+  /**
+   * Fills one object typed by `schema` from the route parameters, query,
+   * headers, cookies and body (see `t`), coerced and checked. Rejects with a
+   * BindError (400 listing the fields, or 415) that answers as JSON.
+   */
+  bind<T extends TObject>(schema: T, options?: BindOptions): Promise<Static<T>> {
+    if (this._state & S_RELEASED) released();
+    return bindRequest(this, schema, options);
+  }
+
+  /** As bind(), but resolves to `{ ok: false, error, errors }` instead of rejecting. */
+  tryBind<T extends TObject>(schema: T, options?: BindOptions): Promise<BindResult<Static<T>>> {
+    if (this._state & S_RELEASED) released();
+    return tryBindRequest(this, schema, options);
+  }
+
+  /** The value of request cookie `name` as sent (not decoded), or undefined. */
+  cookie(name: string): string | undefined {
+    if (this._state & S_RELEASED) released();
+    return requestCookies(this).get(name);
+  }
+
+  /** Appends a Set-Cookie header; throws FARAD_ERR_INVALID_COOKIE for what a browser would reject. */
+  setCookie(name: string, value: string, options?: CookieOptions): this {
+    return this.addHeader("Set-Cookie", serializeCookie(name, value, options));
+  }
+
+  /** Appends a Set-Cookie header that removes cookie `name` (give the path and domain it was set with). */
+  clearCookie(name: string, options?: ClearCookieOptions): this {
+    return this.addHeader("Set-Cookie", serializeClearCookie(name, options));
+  }
+
+  /** Responds with a redirect (301, 302, 303, 307 or 308) to `location`, and no body. */
+  redirect(code: number, location: string): void {
+    if (this._state & S_RELEASED) released();
+    this.setHeader("Location", redirectLocation(location));
+    this.#respond(checkRedirectCode(code), null, null);
+  }
+
+  /** Responds with 204 No Content. */
+  noContent(): void {
+    this.#respond(204, null, null);
+  }
+
+  /** Sets the ETag header: `value` is quoted unless it already is an entity-tag. */
+  etag(value: string, options?: { weak?: boolean }): this {
+    return this.setHeader("ETag", formatEtag(value, options?.weak === true));
+  }
+
+  /**
+   * True if the client's cached copy is current (RFC 9110 §13.1): for a GET
+   * or HEAD with a 2xx status so far, If-None-Match weakly matches the ETag
+   * set on this response (or is "*"), or, without If-None-Match,
+   * Last-Modified is no later than If-Modified-Since.
+   */
+  fresh(): boolean {
+    if (this._state & S_RELEASED) released();
+    // RFC 9110 §13.2.1: 304 answers only GET and HEAD.
+    if (this._methodCode !== METHOD_GET && this._methodCode !== METHOD_HEAD) return false;
+    if (this._status < 200 || this._status > 299) return false;
+    const inm = this._header("if-none-match");
+    if (inm !== undefined) return noneMatchFresh(inm, this.#responseHeader("etag"));
+    const ims = this._header("if-modified-since");
+    if (ims !== undefined) return modifiedSinceFresh(ims, this.#responseHeader("last-modified"));
+    return false;
+  }
+
+  /** If fresh(), responds 304 Not Modified (headers kept, no body) and returns true. */
+  notModified(): boolean {
+    if (!this.fresh()) return false;
+    this.#respond(304, null, null);
+    return true;
+  }
+
+  #responseHeader(lower: string): string | undefined {
+    const h = this._headers;
+    if (h === null) return undefined;
+    for (let i = 0; i < h.length; i += 2) if (h[i]!.toLowerCase() === lower) return h[i + 1];
+    return undefined;
+  }
   // -------------------------------------------------------------- the chain
 
   /**
