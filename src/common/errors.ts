@@ -43,13 +43,16 @@ export class FaradError extends Error {
 
 /**
  * An error that maps to an HTTP response. `expose` (default: true for 4xx,
- * false for 5xx) decides whether `message` is sent to the client.
+ * false for 5xx) decides whether `message` (as text) or `body` (as JSON,
+ * when given) is sent to the client.
  */
 export class HttpError extends Error {
   readonly status: number;
   readonly code: string;
   readonly expose: boolean;
-  constructor(status: number, message?: string, options?: { code?: string; expose?: boolean; cause?: unknown }) {
+  /** Sent as the JSON response body when set and exposed. */
+  readonly body: unknown;
+  constructor(status: number, message?: string, options?: { code?: string; expose?: boolean; cause?: unknown; body?: unknown }) {
     super(message ?? "", options?.cause !== undefined ? { cause: options.cause } : undefined);
     if (!Number.isInteger(status) || status < 400 || status > 599) {
       throw new FaradError(ErrorCodes.INVALID_STATUS, `HttpError status must be 400-599, got ${status}`);
@@ -58,5 +61,6 @@ export class HttpError extends Error {
     this.status = status;
     this.code = options?.code ?? `HTTP_${status}`;
     this.expose = options?.expose ?? status < 500;
+    this.body = options?.body;
   }
 }
