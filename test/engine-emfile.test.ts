@@ -13,15 +13,20 @@ import * as assert from "uvu/assert";
 const here = dirname(fileURLToPath(import.meta.url));
 const LIMIT = 48; // node itself holds ~20 descriptors
 
-function start(): Promise<{ child: ChildProcess; port: number }> {
-  // prlimit applies RLIMIT_NOFILE to the child only.
-  const child = spawn("prlimit", [`--nofile=${LIMIT}:${LIMIT}`, process.execPath, join(here, "fixtures", "emfile-server.js")], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  return new Promise((resolve, reject) => {
+async function start(): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, [join(here, "fixtures", "emfile-server.js")], { stdio: ["ignore", "pipe", "inherit"] });
+  const port = await new Promise<number>((resolve, reject) => {
     child.once("error", reject);
-    child.stdout!.once("data", (d: Buffer) => resolve({ child, port: Number(d.toString().trim()) }));
+    child.stdout!.once("data", (d: Buffer) => resolve(Number(d.toString().trim())));
   });
+  // Once it has loaded its modules and listens, the child gets a tiny
+  // descriptor limit (RLIMIT_NOFILE of that process only).
+  await new Promise<void>((resolve, reject) => {
+    const p = spawn("prlimit", ["--pid", String(child.pid), `--nofile=${LIMIT}:${LIMIT}`], { stdio: "inherit" });
+    p.once("error", reject);
+    p.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`prlimit exited with ${code}`))));
+  });
+  return { child, port };
 }
 
 function open(port: number): Promise<Socket> {

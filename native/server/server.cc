@@ -968,9 +968,10 @@ int64_t Server::write_chunk(uint32_t slot, uint32_t gen, uint32_t seq, const uin
   apply_records();
   Conn* c = conn_at(slot, gen);
   if (!c || c->closing) return -1;
+  // Lives until flush_dirty() below has written or copied it.
+  char head[24];
   if (chunked) {
     // RFC 9112 §7.1: chunk-size in hex, CRLF, data, CRLF; then "0" CRLF CRLF.
-    char head[24];
     if (len) {
       int hl = std::snprintf(head, sizeof head, "%zx\r\n", len);
       enqueue(c, seq, reinterpret_cast<uint8_t*>(head), size_t(hl), 0, true, false);

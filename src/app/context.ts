@@ -12,9 +12,27 @@
  * stay usable for work the handler started.
  */
 import type { Static, TObject } from "@sinclair/typebox";
-import { ErrorCodes, FaradError, HttpError } from "../common/errors.js";
+import { ErrorCodes, FaradError } from "../common/errors.js";
 import { isToken, isValidHeaderValue } from "../protocol/http1/encode.js";
 import { RequestView } from "../protocol/http1/request.js";
+import {
+  deliverBody,
+  drain,
+  endStream,
+  failBody,
+  flushHeaders,
+  openBodyStream,
+  OUT_NONE,
+  readBody,
+  send,
+  takeChunks,
+  write,
+  type BodySource,
+  type BodyStreamOptions,
+  type SendOptions,
+  type StreamHost,
+} from "./streaming.js";
+import type { Readable } from "node:stream";
 import { METHOD_GET, METHOD_HEAD, paramValue, type Route } from "../route/index.js";
 import { bindRequest, tryBindRequest, type BindOptions, type BindResult } from "./bind.js";
 import { requestCookies, serializeClearCookie, serializeCookie, type ClearCookieOptions, type CookieOptions } from "./cookie.js";
@@ -33,13 +51,15 @@ export const S_CLIENT_GONE = 16;
 const ABORTED_INDEX = 1 << 30;
 
 /** What the server core gives each context (kept out of the public surface). */
-export interface ContextHost {
+export interface ContextHost extends StreamHost {
   bodyLimit: number;
   unescapePathValues: boolean;
   /** The handler deadline of a request starting now (ms since the epoch, or Infinity). */
   deadline(): number;
   /** The client's [address, port] of a connection, or null. */
   peer(slot: number, gen: number): [string, number] | null;
+  /** Writes ctx's whole response now (end() without a stream). */
+  endNow(ctx: RequestContext): void;
 }
 
 /** True if any handler declares the long-lived context (its second parameter). */
@@ -151,6 +171,21 @@ export class RequestContext extends RequestView {
   /** @internal */ _bodyDone = false;
   /** @internal */ _bodyError: Error | null = null;
   /** @internal */ _bodyWaiter: { resolve(b: Buffer): void; reject(e: Error): void } | null = null;
+  /** @internal */ _bodyMode = 0;
+  /** @internal */ _bodyPaused = false;
+  /** @internal */ _continued = false;
+  /** @internal */ _stream: Readable | null = null;
+  /** @internal */ _streamLimit = Infinity;
+  // streamed response (src/app/streaming.ts)
+  /** @internal */ _out = OUT_NONE;
+  /** @internal */ _chunked = false;
+  /** @internal Declared Content-Length of a streamed response, -1 if none. */
+  _length = -1;
+  /** @internal */ _written = 0;
+  /** @internal */ _queued = 0;
+  /** @internal */ _gone = false;
+  /** @internal */ _endFlags = 0;
+  /** @internal */ _drainWaiter: { promise: Promise<void>; resolve(): void; reject(e: Error): void } | null = null;
   // lists the server keeps
   /** @internal */ _prev: RequestContext | null = null;
   /** @internal */ _next: RequestContext | null = null;
@@ -244,19 +279,17 @@ export class RequestContext extends RequestView {
    */
   body(): Promise<Buffer> {
     if (this._state & S_RELEASED) released();
-    if (this._contentLength > this._host.bodyLimit) {
-      this._state |= S_CLOSE;
-      return Promise.reject(bodyTooLarge(this._host.bodyLimit));
-    }
-    if (this._bodyError) return Promise.reject(this._bodyError);
-    if (this._bodyDone) {
-      if (this._chunks === null) return Promise.resolve(this._bodyLen > 0 ? Buffer.from(this._inlineBody()) : Buffer.alloc(0));
-      return Promise.resolve(this._takeChunks());
-    }
-    if (this._bodyWaiter) return Promise.reject(new FaradError(ErrorCodes.BODY_ABORTED, "body() is already being read"));
-    return new Promise<Buffer>((resolve, reject) => {
-      this._bodyWaiter = { resolve, reject };
-    });
+    return readBody(this);
+  }
+
+  /**
+   * The body as a Readable with backpressure: while the stream is full the
+   * reactor stops reading this connection. No size limit unless `limit` is
+   * given (then a 413 HttpError past it). Use it or body(), not both.
+   */
+  bodyStream(options?: BodyStreamOptions): Readable {
+    if (this._state & S_RELEASED) released();
+    return openBodyStream(this, options);
   }
 
   /** The client's IP address as accepted (IPv4-mapped IPv6 for IPv4 clients on a "::" listener), or "" if gone. */
@@ -307,8 +340,17 @@ export class RequestContext extends RequestView {
       this._ctype = contentTypeLine(v);
       return this;
     }
-    if (lower === "content-length" || lower === "transfer-encoding" || lower === "date") {
-      throw new FaradError(ErrorCodes.INVALID_HEADER, `${name} is set by farad from the response body; do not set it`);
+    if (lower === "content-length") {
+      // Declares the length of a streamed body (write()/send()); whole
+      // bodies always get the length they have.
+      const n = Number(v);
+      if (!/^\d+$/.test(v) || !Number.isSafeInteger(n)) throw new FaradError(ErrorCodes.INVALID_HEADER, `invalid Content-Length ${JSON.stringify(v)}`);
+      if (this._out !== OUT_NONE) throw new FaradError(ErrorCodes.RESPONSE_SENT, "Content-Length must be set before the first write()");
+      this._length = n;
+      return this;
+    }
+    if (lower === "transfer-encoding" || lower === "date") {
+      throw new FaradError(ErrorCodes.INVALID_HEADER, `${name} is set by farad; do not set it`);
     }
     if (lower === "connection") {
       if (v.toLowerCase() === "close") this._state |= S_CLOSE;
@@ -441,6 +483,49 @@ export class RequestContext extends RequestView {
     for (let i = 0; i < h.length; i += 2) if (h[i]!.toLowerCase() === lower) return h[i + 1];
     return undefined;
   }
+
+  // ------------------------------------------- streamed responses (streaming.ts)
+
+  /**
+   * Sends a part of a streamed body (the head goes out first, with
+   * Content-Length if set, else chunked coding). Returns false once the
+   * connection's unsent bytes pass the high-water mark: await drain().
+   */
+  write(chunk: string | Uint8Array): boolean {
+    if (this._state & S_RELEASED) released();
+    return write(this, chunk);
+  }
+
+  /** Resolves when the connection can take more (rejects if the client left). */
+  drain(): Promise<void> {
+    if (this._state & S_RELEASED) released();
+    return drain(this);
+  }
+
+  /** Ends a streamed response, after an optional last part. Without earlier writes it sends `chunk` as the whole body. */
+  end(chunk?: string | Uint8Array): void {
+    if (this._state & S_RELEASED) released();
+    if (this._out === OUT_NONE) {
+      this._body = chunk ?? this._body;
+      this._host.endNow(this);
+      return;
+    }
+    if (chunk !== undefined) write(this, chunk);
+    endStream(this);
+  }
+
+  /** Sends the response head now, before any body. */
+  flushHeaders(): void {
+    if (this._state & S_RELEASED) released();
+    flushHeaders(this);
+  }
+
+  /** Pipes a Readable, an async iterable or a web ReadableStream into the response with backpressure; resolves when sent. */
+  send(source: BodySource, options?: SendOptions): Promise<void> {
+    if (this._state & S_RELEASED) released();
+    return send(this, source, options);
+  }
+
   // -------------------------------------------------------------- the chain
 
   /**
@@ -493,60 +578,25 @@ export class RequestContext extends RequestView {
     this._body = body;
   }
 
-  /** @internal Body bytes arrived (copied here: the region is reused). */
+  /** @internal Body bytes arrived (copied in deliverBody: the region is reused). */
   _onBody(chunk: Buffer, end: boolean, error: boolean): void {
-    if (error) {
-      this._fail(new FaradError(ErrorCodes.BODY_ABORTED, "the request body was malformed or cut off"));
-      return;
-    }
-    if (chunk.length > 0 && this._bodyError === null) {
-      this._received += chunk.length;
-      if (this._received > this._host.bodyLimit) {
-        this._state |= S_CLOSE;
-        this._chunks = null;
-        this._fail(bodyTooLarge(this._host.bodyLimit));
-        return;
-      }
-      (this._chunks ??= []).push(Buffer.from(chunk));
-    }
-    if (end) {
-      this._bodyDone = true;
-      const w = this._bodyWaiter;
-      if (w !== null && this._bodyError === null) {
-        this._bodyWaiter = null;
-        w.resolve(this._takeChunks());
-      }
-    }
+    deliverBody(this, chunk, end, error);
   }
 
   /** @internal */
   _fail(err: Error): void {
-    if (this._bodyError !== null) return;
-    this._bodyError = err;
-    const w = this._bodyWaiter;
-    if (w !== null) {
-      this._bodyWaiter = null;
-      w.reject(err);
-    }
+    failBody(this, err);
   }
 
   /** @internal */
   _takeChunks(): Buffer {
-    const c = this._chunks;
-    if (c === null) return Buffer.alloc(0);
-    const b = c.length === 1 ? c[0]! : Buffer.concat(c, this._received);
-    this._chunks = [b];
-    return b;
+    return takeChunks(this);
   }
 }
 
 async function continueAfter(ctx: RequestContext, pending: PromiseLike<unknown>): Promise<void> {
   await pending;
   if (!(ctx._state & S_RELEASED)) await ctx.next();
-}
-
-function bodyTooLarge(limit: number): HttpError {
-  return new HttpError(413, `request body larger than ${limit} bytes`, { code: ErrorCodes.BODY_TOO_LARGE });
 }
 
 function checkStatus(code: number): number {

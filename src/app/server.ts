@@ -38,17 +38,22 @@ import {
   E_TYPE,
   EV_BODY,
   EV_CLOSE,
+  EV_DRAIN,
   EV_REQUEST,
   EVENT_STRIDE,
   F_BODY_END,
   F_BODY_ERROR,
+  F_CHUNKED,
+  F_EXPECT_CONTINUE,
   F_HAS_BODY,
   F_KEEP_ALIVE,
+  REC_CLOSE,
 } from "../transport/layout.js";
 import { NativeTransport } from "../transport/native.js";
 import { MatchKind, METHOD_GET, METHOD_HEAD, METHOD_OPTIONS, Router, RouteGroup, type RouteInfo } from "../route/index.js";
 import { Context, needsContext, RequestContext, S_CLIENT_GONE, S_CLOSE, S_ENDED, S_PENDING, S_RELEASED, type ContextHost, type Handler } from "./context.js";
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from "./options.js";
+import { endStream, OUT_NONE, releaseBody, settleDrain } from "./streaming.js";
 
 export interface ListenOptions {
   host?: string;
@@ -148,6 +153,11 @@ function runChain(ctx: RequestContext): Promise<void> | void {
   return ctx.next();
 }
 
+/** Unsent bytes per connection past which reading pauses and write() says wait. */
+const OUT_HIGH_WATER = 1 << 20;
+/** An unread request body up to this much is read and dropped to keep the connection; more closes it. */
+const DRAIN_CAP = 64 * 1024;
+
 const STATE_NEW = 0;
 const STATE_LISTENING = 1;
 const STATE_CLOSING = 2;
@@ -185,6 +195,8 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
   /** Per connection slot: the context whose body is streaming in. */
   #bodyTarget: (RequestContext | undefined)[] = [];
   #groupData = new WeakMap<object, RouteData>();
+  /** Per connection slot: the streamed response waiting for a drain event. */
+  #drainWait: (RequestContext | undefined)[] = [];
   #als = false;
   /** Per connection slot: seq of the last request read (see #end). */
   #lastSeq: number[] = [];
@@ -211,6 +223,24 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
       unescapePathValues: resolved.unescapePathValues,
       deadline: () => (timeout > 0 ? Date.now() + timeout : Infinity),
       peer: (slot, gen) => (slot >= 0 && this.#transport !== null ? this.#transport.handle.peerAddress(slot, gen) : null),
+      endNow: (ctx) => this.#end(ctx),
+      pauseBody: (ctx, pause) => void this.#transport?.handle.pauseBody(ctx._slot, ctx._gen, pause),
+      sendContinue: (ctx) => void this.#transport?.handle.sendContinue(ctx._slot, ctx._gen, ctx._seq),
+      beginStream: (ctx, length) => {
+        const mode = this.#modeOf(ctx);
+        if (ctx._capture === null && this.#writer !== null) {
+          this.#writer.writeHead(ctx._slot, ctx._gen, ctx._seq, ctx._status, ctx._ctype, ctx._headers, mode, length);
+        }
+        return mode & M_CLOSE ? REC_CLOSE : 0;
+      },
+      writeChunk: (ctx, bytes, flags, chunked) =>
+        this.#transport !== null && ctx._slot >= 0 ? this.#transport.handle.writeChunk(ctx._slot, ctx._gen, ctx._seq, bytes, flags, chunked) : -1,
+      sendFile: (ctx, fd, offset, length, flags) =>
+        this.#transport !== null && ctx._slot >= 0 && this.#transport.handle.sendFile(ctx._slot, ctx._gen, ctx._seq, fd, offset, length, flags),
+      waitDrain: (ctx) => {
+        if (ctx._slot >= 0) this.#drainWait[ctx._slot] = ctx;
+      },
+      writeHighWater: OUT_HIGH_WATER,
     };
   }
 
@@ -326,7 +356,7 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
         keepAliveTimeout: o.keepAliveTimeout,
         writeTimeout: o.writeTimeout,
         lingerTimeout: o.lingerTimeout,
-        outHighWater: 1 << 20,
+        outHighWater: OUT_HIGH_WATER,
         inHighWater: Math.max(64 * 1024, o.maxHeaderBytes + 16 * 1024),
         maxBatch: o.maxBatch,
         inputBytes: 1 << 20,
@@ -453,6 +483,7 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
       if (type === EV_REQUEST) this.#request(t, ev, i);
       else if (type === EV_BODY) this.#body(t, ev, i);
       else if (type === EV_CLOSE) this.#clientGone(ev[i + E_SLOT]!, ev[i + E_GEN]!);
+      else if (type === EV_DRAIN) this.#drained(ev[i + E_SLOT]!, ev[i + E_GEN]!);
     }
     if (this.#batchLive.length > 0) t.control[C_DETACH] = 1;
   }
@@ -614,10 +645,8 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
     this.#release(ctx);
   }
 
-  #end(ctx: RequestContext): void {
-    ctx._state |= S_ENDED;
-    // Written even when the client has shut down its side: it may still read
-    // (a half-close), and the reactor closes once the responses are out.
+  /** How the response to ctx is framed and whether the connection survives it. */
+  #modeOf(ctx: RequestContext): number {
     let mode = 0;
     // While draining, only the last request read on a connection closes it:
     // a client discards whatever follows a "close" (RFC 9112 §9.6).
@@ -625,8 +654,30 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
     else if (this.#state === STATE_CLOSING && ctx._slot >= 0 && this.#lastSeq[ctx._slot] === ctx._seq) mode |= M_CLOSE;
     else if (ctx._versionMinor === 0) mode |= M_KEEP_ALIVE;
     if (ctx._methodCode === METHOD_HEAD) mode |= M_HEAD;
-    // A body still arriving that nobody will read: closing is cheaper than reading it.
-    if (!ctx._bodyDone && ctx._bodyError === null && (ctx._flags & F_HAS_BODY) !== 0) mode |= M_CLOSE;
+    if (!ctx._bodyDone && (ctx._flags & F_HAS_BODY) !== 0) {
+      // A body nobody read: a small remainder is read and dropped to keep
+      // the connection; a large or unknown one closes it. So does a client
+      // still waiting for 100 Continue: it may never send the body.
+      const rest = ctx._contentLength - ctx._received;
+      const waiting = (ctx._flags & F_EXPECT_CONTINUE) !== 0 && !ctx._continued;
+      if ((ctx._flags & F_CHUNKED) !== 0 || rest > DRAIN_CAP || waiting || ctx._bodyError !== null) mode |= M_CLOSE;
+      else if (ctx._bodyPaused && ctx._slot >= 0) {
+        ctx._bodyPaused = false;
+        this.#transport?.handle.pauseBody(ctx._slot, ctx._gen, false);
+      }
+    }
+    return mode;
+  }
+
+  #end(ctx: RequestContext): void {
+    if (ctx._out !== OUT_NONE) {
+      endStream(ctx);
+      return;
+    }
+    ctx._state |= S_ENDED;
+    // Written even when the client has shut down its side: it may still read
+    // (a half-close), and the reactor closes once the responses are out.
+    const mode = this.#modeOf(ctx);
     if (ctx._capture !== null) {
       ctx._capture(ctx, mode);
       return;
@@ -657,7 +708,8 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
     ctx._ctype = null;
     if (err instanceof HttpError) {
       if (err.status >= 500) this.config.logger.error(`farad: ${ctx._method()} ${ctx._target()} failed`, err);
-      ctx.string(err.status, err.expose && err.message ? err.message : (STATUS_PHRASE[err.status] ?? "Error"));
+      if (err.expose && err.body !== undefined) ctx.json(err.status, err.body);
+      else ctx.string(err.status, err.expose && err.message ? err.message : (STATUS_PHRASE[err.status] ?? "Error"));
       if (err.status === 413) ctx._state |= S_CLOSE;
       return;
     }
@@ -667,8 +719,10 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
 
   #release(ctx: RequestContext): void {
     ctx._state |= S_RELEASED;
+    releaseBody(ctx);
     const slot = ctx._slot;
     if (slot >= 0 && this.#bodyTarget[slot] === ctx) this.#bodyTarget[slot] = undefined;
+    if (slot >= 0 && this.#drainWait[slot] === ctx) this.#drainWait[slot] = undefined;
     if (ctx._state & S_PENDING) this.#unpend(ctx);
   }
 
@@ -789,7 +843,19 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
     }
   }
 
+  #drained(slot: number, gen: number): void {
+    const ctx = this.#drainWait[slot];
+    if (ctx === undefined || ctx._gen !== gen) return;
+    this.#drainWait[slot] = undefined;
+    settleDrain(ctx, false);
+  }
+
   #clientGone(slot: number, gen: number): void {
+    const waiting = this.#drainWait[slot];
+    if (waiting !== undefined && waiting._gen === gen) {
+      this.#drainWait[slot] = undefined;
+      settleDrain(waiting, true);
+    }
     const err = new FaradError(ErrorCodes.CLIENT_GONE, "the client closed the connection");
     const body = this.#bodyTarget[slot];
     if (body !== undefined && body._gen === gen) {

@@ -33,6 +33,7 @@ export const M_KEEP_ALIVE = 4; // HTTP/1.0 client asked for keep-alive: say yes
 const CONTENT_LENGTH = Buffer.from("Content-Length: ");
 const CONNECTION_CLOSE = Buffer.from("Connection: close\r\n");
 const NO_TYPE = Buffer.alloc(0);
+const CHUNKED = Buffer.from("Transfer-Encoding: chunked\r\n");
 const CONNECTION_KEEP_ALIVE = Buffer.from("Connection: keep-alive\r\n");
 // Whole-response bodies bigger than this go to the reactor as their own
 // buffer instead of being copied into the shared region.
@@ -133,6 +134,71 @@ export class ResponseWriter {
       else pos += copyInto(out, pos, body!);
     }
     this.#record(slot, gen, seq, start, pos - start, flags);
+    this.#control[C_OUT_USED] = pos;
+  }
+
+  /**
+   * Writes only the head of a response whose body follows in parts
+   * (writeChunk / sendFile): with Content-Length when `length` >= 0, else
+   * Transfer-Encoding: chunked. The record does not end the response.
+   */
+  writeHead(
+    slot: number,
+    gen: number,
+    seq: number,
+    status: number,
+    contentType: Buffer | null,
+    headers: string[] | null,
+    mode: number,
+    length: number,
+  ): void {
+    const noBody = bodyless(status);
+    const line = statusLine(status);
+    const date = this.#date();
+    let need = line.length + date.length + 128 + (contentType?.length ?? 0);
+    if (headers !== null) for (let i = 0; i < headers.length; i++) need += headers[i]!.length + 2;
+    let pos = this.#reserve(need);
+    const out = this.#out;
+    const start = pos;
+    out.set(line, pos);
+    pos += line.length;
+    if (!noBody) {
+      if (contentType !== null) {
+        out.set(contentType, pos);
+        pos += contentType.length;
+      }
+      if (length >= 0) {
+        out.set(CONTENT_LENGTH, pos);
+        pos = writeUint(out, pos + CONTENT_LENGTH.length, length);
+        out[pos++] = 13;
+        out[pos++] = 10;
+      } else {
+        out.set(CHUNKED, pos);
+        pos += CHUNKED.length;
+      }
+    }
+    out.set(date, pos);
+    pos += date.length;
+    if (mode & M_CLOSE) {
+      out.set(CONNECTION_CLOSE, pos);
+      pos += CONNECTION_CLOSE.length;
+    } else if (mode & M_KEEP_ALIVE) {
+      out.set(CONNECTION_KEEP_ALIVE, pos);
+      pos += CONNECTION_KEEP_ALIVE.length;
+    }
+    if (headers !== null) {
+      for (let i = 0; i < headers.length; i += 2) {
+        pos = writeLatin1(out, pos, headers[i]!);
+        out[pos++] = 58;
+        out[pos++] = 32;
+        pos = writeLatin1(out, pos, headers[i + 1]!);
+        out[pos++] = 13;
+        out[pos++] = 10;
+      }
+    }
+    out[pos++] = 13;
+    out[pos++] = 10;
+    this.#record(slot, gen, seq, start, pos - start, 0);
     this.#control[C_OUT_USED] = pos;
   }
 
