@@ -72,12 +72,12 @@ export interface BindErrorBody {
  */
 export class BindError extends HttpError {
   readonly fields: BindFieldError[];
-  readonly body: BindErrorBody;
+  /** HttpError's body, typed: the server sends it as JSON. */
+  declare readonly body: BindErrorBody;
   constructor(status: 400 | 415, code: string, message: string, fields: BindFieldError[]) {
-    super(status, message, { code });
+    super(status, message, { code, body: { error: code, message, fields } satisfies BindErrorBody });
     this.name = "BindError";
     this.fields = fields;
-    this.body = { error: code, message, fields };
   }
 }
 
