@@ -34,3 +34,5 @@ export { type CookieOptions, type ClearCookieOptions } from "./app/cookie.js";
 export { etagOf } from "./app/etag.js";
 export { type JsonOptions } from "./app/render.js";
 export { Type, type Static, type TSchema } from "@sinclair/typebox";
+export { type FileOptions, contentTypeOf } from "./app/file.js";
+export { type BodySource, type BodyStreamOptions, type SendOptions } from "./app/streaming.js";

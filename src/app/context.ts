@@ -33,6 +33,7 @@ import {
   type StreamHost,
 } from "./streaming.js";
 import type { Readable } from "node:stream";
+import { sendFile, type FileOptions } from "./file.js";
 import { METHOD_GET, METHOD_HEAD, paramValue, type Route } from "../route/index.js";
 import { bindRequest, tryBindRequest, type BindOptions, type BindResult } from "./bind.js";
 import { requestCookies, serializeClearCookie, serializeCookie, type ClearCookieOptions, type CookieOptions } from "./cookie.js";
@@ -518,6 +519,16 @@ export class RequestContext extends RequestView {
   flushHeaders(): void {
     if (this._state & S_RELEASED) released();
     flushHeaders(this);
+  }
+
+  /**
+   * Responds with a file, sent by the reactor with sendfile(2): single
+   * ranges, conditional requests, HEAD, Content-Type from the extension
+   * (see FileOptions). A missing file is a 404 HttpError.
+   */
+  file(path: string, options?: FileOptions): Promise<void> {
+    if (this._state & S_RELEASED) released();
+    return sendFile(this, path, options);
   }
 
   /** Pipes a Readable, an async iterable or a web ReadableStream into the response with backpressure; resolves when sent. */

@@ -264,6 +264,16 @@ export function endStream(ctx: RequestContext): void {
 
 const EMPTY = new Uint8Array(0);
 
+/** Ends a streamed response (head already sent, Content-Length set) with `length` bytes of an open file. */
+export function endWithFile(ctx: RequestContext, fd: number, offset: number, length: number): void {
+  ctx._out = OUT_ENDED;
+  ctx._state |= 1; // S_ENDED
+  if (ctx._slot < 0 || ctx._gone) return;
+  const flags = REC_END | ctx._endFlags;
+  const ok = length === 0 ? ctx._host.writeChunk(ctx, EMPTY, flags, false) >= 0 : ctx._host.sendFile(ctx, fd, offset, length, flags);
+  if (!ok) ctx._gone = true;
+}
+
 export function drain(ctx: RequestContext): Promise<void> {
   if (ctx._gone) return Promise.reject(clientGone());
   if (ctx._out !== OUT_STREAMING || ctx._queued < ctx._host.writeHighWater) return Promise.resolve();
