@@ -38,6 +38,15 @@ export function etagOf(content: Uint8Array | string): string {
 
 /** The opaque tags of an If-None-Match value, without W/ (weak comparison); ["*"] for any. */
 export function parseEtagList(header: string): string[] {
+  return parseTags(header, null);
+}
+
+/**
+ * The tags of an If-Match / If-None-Match list: the opaque part of each (no
+ * W/, no quotes), "*" for a star. `weak`, when given, receives whether each
+ * tag was weak.
+ */
+function parseTags(header: string, weak: boolean[] | null): string[] {
   const out: string[] = [];
   let i = 0;
   const n = header.length;
@@ -49,10 +58,12 @@ export function parseEtagList(header: string): string[] {
     }
     if (c === 0x2a) {
       out.push("*");
+      weak?.push(false);
       i++;
       continue;
     }
-    if (c === 0x57 && header.charCodeAt(i + 1) === 0x2f) i += 2; // W/
+    const isWeak = c === 0x57 && header.charCodeAt(i + 1) === 0x2f; // W/
+    if (isWeak) i += 2;
     if (header.charCodeAt(i) !== 0x22) {
       // Not an entity-tag: skip to the next comma.
       const comma = header.indexOf(",", i);
@@ -63,6 +74,7 @@ export function parseEtagList(header: string): string[] {
     const close = header.indexOf('"', i + 1);
     if (close < 0) break;
     out.push(header.slice(i + 1, close));
+    weak?.push(isWeak);
     i = close + 1;
   }
   return out;
@@ -85,6 +97,24 @@ export function noneMatchFresh(ifNoneMatch: string, etag: string | undefined): b
   if (etag === undefined) return false;
   const cur = opaqueTag(etag);
   return cur !== null && tags.includes(cur);
+}
+
+/**
+ * RFC 9110 §13.1.1: If-Match passes when it is "*" (for a caller that has a
+ * current representation), or when a listed tag matches the current ETag by
+ * strong comparison (§8.8.3.2: neither tag weak, opaque parts identical).
+ * `etag` is the response's ETag header value as sent (`"x"` or `W/"x"`).
+ */
+export function ifMatchPasses(ifMatch: string, etag: string | undefined): boolean {
+  const weak: boolean[] = [];
+  const tags = parseTags(ifMatch, weak);
+  // "*": the caller is answering with a current representation.
+  if (tags.includes("*")) return true;
+  if (etag === undefined || etag.startsWith("W/")) return false;
+  const cur = opaqueTag(etag);
+  if (cur === null) return false;
+  for (let i = 0; i < tags.length; i++) if (!weak[i] && tags[i] === cur) return true;
+  return false;
 }
 
 /**
