@@ -9,7 +9,7 @@ import { open } from "node:fs/promises";
 import { basename, extname } from "node:path";
 import { ErrorCodes, FaradError, HttpError } from "../common/errors.js";
 import type { RequestContext } from "./context.js";
-import { modifiedSinceFresh, noneMatchFresh, parseEtagList } from "./etag.js";
+import { ifMatchPasses, modifiedSinceFresh, noneMatchFresh } from "./etag.js";
 import { endWithFile, flushHeaders } from "./streaming.js";
 
 export interface FileOptions {
@@ -131,7 +131,7 @@ export async function sendFile(ctx: RequestContext, path: string, options: FileO
 
     // Preconditions, in the order of RFC 9110 §13.2.2.
     const ifMatch = ctx.header("if-match");
-    if (ifMatch !== undefined && !(ifMatch.trim() === "*" || (etag !== undefined && parseEtagList(ifMatch).includes(etag)))) {
+    if (ifMatch !== undefined && !ifMatchPasses(ifMatch, etag)) {
       return answerNoBody(ctx, 412);
     }
     const ifUnmodified = ctx.header("if-unmodified-since");

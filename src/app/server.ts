@@ -641,6 +641,8 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
     if (ctx._state & S_RELEASED) return;
     if (ctx._times !== null) ctx._times.handlerEnd = performance.now();
     if ((ctx._state & S_ENDED) === 0) this.#end(ctx);
+    // An in-process request whose response was streamed: hand over what was collected.
+    else if (ctx._capture !== null && ctx._out !== OUT_NONE) ctx._capture(ctx, this.#modeOf(ctx));
     if (ctx._times !== null || chResponseFinish.hasSubscribers) this.#traceFinish(ctx);
     this.#release(ctx);
   }
@@ -788,7 +790,9 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
     if (this.#deadlineTimer !== null) clearTimeout(this.#deadlineTimer);
     this.#deadlineTimer = null;
     this.#deadlineAt = at;
-    if (at !== Infinity) this.#deadlineTimer = setTimeout(() => this.#expire(), Math.max(0, at - Date.now()));
+    // unref: a deadline alone must not keep the process alive (the
+    // listening socket does that; inject() has none).
+    if (at !== Infinity) this.#deadlineTimer = setTimeout(() => this.#expire(), Math.max(0, at - Date.now())).unref();
   }
 
   #expire(): void {

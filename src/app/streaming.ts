@@ -14,6 +14,7 @@
  * it returns false once the connection's unsent bytes pass the high-water
  * mark, and ctx.drain() resolves when the reactor reports them drained.
  */
+import { readSync } from "node:fs";
 import { Readable } from "node:stream";
 import { ErrorCodes, FaradError, HttpError } from "../common/errors.js";
 import type { RequestContext } from "./context.js";
@@ -235,7 +236,12 @@ export function write(ctx: RequestContext, chunk: string | Uint8Array): boolean 
     throw new FaradError(ErrorCodes.RESPONSE_SENT, `wrote ${ctx._written} bytes, more than the Content-Length of ${ctx._length}`);
   }
   // HEAD, 204 and 304 carry no body: the bytes go nowhere.
-  if (ctx._methodCode === 2 || ctx._status === 204 || ctx._status === 304 || ctx._slot < 0) return true;
+  if (ctx._methodCode === 2 || ctx._status === 204 || ctx._status === 304) return true;
+  if (ctx._slot < 0) {
+    // In-process (inject): collect the body for the captured response.
+    ctx._body = ctx._body === null ? Buffer.from(bytes) : Buffer.concat([ctx._body as Uint8Array, bytes]);
+    return true;
+  }
   const q = ctx._host.writeChunk(ctx, bytes, 0, ctx._chunked);
   if (q < 0) {
     ctx._gone = true;
@@ -268,7 +274,19 @@ const EMPTY = new Uint8Array(0);
 export function endWithFile(ctx: RequestContext, fd: number, offset: number, length: number): void {
   ctx._out = OUT_ENDED;
   ctx._state |= 1; // S_ENDED
-  if (ctx._slot < 0 || ctx._gone) return;
+  if (ctx._slot < 0) {
+    // In-process (inject): read the range for the captured response.
+    const b = Buffer.alloc(length);
+    let got = 0;
+    while (got < length) {
+      const n = readSync(fd, b, got, length - got, offset + got);
+      if (n === 0) break;
+      got += n;
+    }
+    ctx._body = b.subarray(0, got);
+    return;
+  }
+  if (ctx._gone) return;
   const flags = REC_END | ctx._endFlags;
   const ok = length === 0 ? ctx._host.writeChunk(ctx, EMPTY, flags, false) >= 0 : ctx._host.sendFile(ctx, fd, offset, length, flags);
   if (!ok) ctx._gone = true;

@@ -1,0 +1,211 @@
+// npm run bench:bodies: farad against node:http moving large bodies.
+//
+//  memory   uploads of --sizes GiB (default 1 and 10) to a handler that reads
+//           at --rate MiB/s (default 64) and discards, with Content-Length and
+//           chunked framing: the server's peak RSS growth over idle.
+//  upload   1 GiB at full speed: MB/s and server CPU-seconds per GiB.
+//  download a 1 GiB file: farad's ctx.file (sendfile) against node:http's
+//           fs.createReadStream().pipe(res): server CPU-seconds per GiB.
+//
+// Servers run pinned to CPU 0, this client to CPU 1. Results are printed and
+// inserted into bench/RESULTS.md (newest first) unless --no-save.
+import { execFileSync } from "node:child_process";
+import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { request, type IncomingMessage } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { cpuUsed, sampleCpu } from "./lib/cpu.js";
+import { describeMachine } from "./lib/machine.js";
+import { resultsMarkdown, serversDir } from "./lib/paths.js";
+import { ServerProcess } from "./lib/server-process.js";
+
+const GiB = 1024 ** 3;
+const MiB = 1024 ** 2;
+
+interface Opts {
+  sizes: number[];
+  rate: number;
+  framings: ("length" | "chunked")[];
+  only: string[];
+  save: boolean;
+  skip: string[];
+}
+
+function parse(argv: string[]): Opts {
+  const o: Opts = { sizes: [1, 10], rate: 64, framings: ["length", "chunked"], only: ["farad", "node"], save: true, skip: [] };
+  for (const a of argv) {
+    const [k, v = ""] = a.replace(/^--/, "").split("=") as [string, string?];
+    if (k === "sizes") o.sizes = v.split(",").map(Number);
+    else if (k === "rate") o.rate = Number(v);
+    else if (k === "framing") o.framings = v.split(",") as Opts["framings"];
+    else if (k === "only") o.only = v.split(",");
+    else if (k === "skip") o.skip = v.split(",");
+    else if (k === "no-save") o.save = false;
+    else if (k === "quick") o.sizes = [0.25];
+    else throw new Error(`unknown option ${a}; known: --sizes=1,10 --rate=64 --framing=length,chunked --only=farad,node --skip=memory,upload,download --quick --no-save`);
+  }
+  return o;
+}
+
+const SERVERS: Record<string, { label: string; script: string }> = {
+  farad: { label: "farad", script: join(serversDir, "bodies-farad.js") },
+  node: { label: "node:http", script: join(serversDir, "bodies-node.js") },
+};
+
+function rssBytes(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+/** POSTs `total` zero bytes (1 MiB writes, honouring backpressure); resolves to the response. */
+function post(port: number, path: string, total: number, chunked: boolean): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: "127.0.0.1", port, path, method: "POST", headers: chunked ? {} : { "content-length": String(total) } },
+      (res: IncomingMessage) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (d: string) => (body += d));
+        res.on("end", () => resolve({ status: res.statusCode!, body }));
+      },
+    );
+    req.on("error", reject);
+    const block = Buffer.alloc(MiB);
+    let sent = 0;
+    const pump = (): void => {
+      while (sent < total) {
+        const n = Math.min(block.length, total - sent);
+        sent += n;
+        if (!req.write(n === block.length ? block : block.subarray(0, n))) {
+          req.once("drain", pump);
+          return;
+        }
+      }
+      req.end();
+    };
+    pump();
+  });
+}
+
+function download(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    request({ host: "127.0.0.1", port, path: "/file" }, (res) => {
+      let n = 0;
+      res.on("data", (d: Buffer) => (n += d.length));
+      res.on("end", () => resolve(n));
+      res.on("error", reject);
+    })
+      .on("error", reject)
+      .end();
+  });
+}
+
+interface MemoryRow { server: string; size: number; framing: string; idleMiB: number; peakGrowthMiB: number; seconds: number }
+interface SpeedRow { server: string; what: "upload" | "download"; mbps: number; cpuPerGiB: number }
+
+function machineLine(): string {
+  const m = describeMachine([]);
+  return `${m.nproc} CPUs, ${m.cpuModel}, ${m.kernel}; node ${m.node}; farad at ${m.git}`;
+}
+
+async function main(): Promise<void> {
+  const o = parse(process.argv.slice(2));
+  // This process is the client: keep it off the servers' CPU.
+  try {
+    execFileSync("taskset", ["-p", "-c", "1", String(process.pid)], { stdio: "ignore" });
+  } catch {
+    console.log("note: taskset not available; client not pinned");
+  }
+  const file = join(tmpdir(), "farad-bench-1g.bin");
+  if (!existsSync(file)) {
+    // Sparse: the pages come from the page cache as zeros for both servers.
+    const fd = openSync(file, "w");
+    ftruncateSync(fd, GiB);
+    closeSync(fd);
+  }
+  process.env.FILE = file;
+  const memory: MemoryRow[] = [];
+  const speed: SpeedRow[] = [];
+  for (const name of o.only) {
+    const spec = SERVERS[name];
+    if (!spec) throw new Error(`unknown server ${name}`);
+    const sp = await ServerProcess.start(spec.script, 0);
+    try {
+      await post(sp.port, "/sink", 64 * MiB, false); // warm up
+      await download(sp.port);
+      if (!o.skip.includes("memory")) {
+        for (const size of o.sizes) {
+          for (const framing of o.framings) {
+            await new Promise((r) => setTimeout(r, 500));
+            const idle = rssBytes(sp.pid);
+            let peak = idle;
+            const timer = setInterval(() => (peak = Math.max(peak, rssBytes(sp.pid))), 50);
+            const t0 = performance.now();
+            const r = await post(sp.port, `/consume?rate=${o.rate}`, Math.round(size * GiB), framing === "chunked");
+            const seconds = (performance.now() - t0) / 1000;
+            clearInterval(timer);
+            peak = Math.max(peak, rssBytes(sp.pid));
+            if (r.status !== 200 || JSON.parse(r.body).n !== Math.round(size * GiB)) throw new Error(`${name}: bad upload answer ${r.status} ${r.body}`);
+            const row = { server: spec.label, size, framing, idleMiB: idle / MiB, peakGrowthMiB: (peak - idle) / MiB, seconds };
+            memory.push(row);
+            console.log(`memory  ${spec.label.padEnd(9)} ${size} GiB ${framing.padEnd(7)} idle ${row.idleMiB.toFixed(1)} MiB, peak growth ${row.peakGrowthMiB.toFixed(1)} MiB, ${seconds.toFixed(1)} s`);
+          }
+        }
+      }
+      if (!o.skip.includes("upload")) {
+        const c0 = sampleCpu(sp.pid);
+        const t0 = performance.now();
+        await post(sp.port, "/sink", GiB, false);
+        const secs = (performance.now() - t0) / 1000;
+        const used = cpuUsed(c0, sampleCpu(sp.pid)).seconds;
+        speed.push({ server: spec.label, what: "upload", mbps: GiB / MiB / secs, cpuPerGiB: used });
+        console.log(`upload   ${spec.label.padEnd(9)} ${(GiB / MiB / secs).toFixed(0)} MiB/s, ${used.toFixed(3)} CPU-s per GiB`);
+      }
+      if (!o.skip.includes("download")) {
+        const c0 = sampleCpu(sp.pid);
+        const t0 = performance.now();
+        const n = await download(sp.port);
+        const secs = (performance.now() - t0) / 1000;
+        const used = cpuUsed(c0, sampleCpu(sp.pid)).seconds;
+        if (n !== GiB) throw new Error(`${name}: downloaded ${n} bytes`);
+        speed.push({ server: spec.label, what: "download", mbps: GiB / MiB / secs, cpuPerGiB: used });
+        console.log(`download ${spec.label.padEnd(9)} ${(GiB / MiB / secs).toFixed(0)} MiB/s, ${used.toFixed(3)} CPU-s per GiB`);
+      }
+    } finally {
+      await sp.stop();
+    }
+  }
+  const ratio = (what: "upload" | "download", key: "mbps" | "cpuPerGiB"): string => {
+    const f = speed.find((s) => s.server === "farad" && s.what === what);
+    const n = speed.find((s) => s.server === "node:http" && s.what === what);
+    return f && n ? (f[key] / n[key]).toFixed(2) : "-";
+  };
+  const lines = [
+    `## ${new Date().toISOString().replace(/\.\d+Z$/, "Z")} — \`npm run bench:bodies${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}\``,
+    "",
+    `- machine: ${machineLine()}`,
+    `- servers pinned to CPU 0, client to CPU 1; the memory runs read at ${o.rate} MiB/s and discard`,
+    "",
+    "| memory: upload | server | framing | idle RSS | peak RSS growth | time |",
+    "| --- | --- | --- | ---: | ---: | ---: |",
+    ...memory.map((m) => `| ${m.size} GiB | ${m.server} | ${m.framing} | ${m.idleMiB.toFixed(1)} MiB | ${m.peakGrowthMiB.toFixed(1)} MiB | ${m.seconds.toFixed(1)} s |`),
+    "",
+    "| speed | server | MiB/s | server CPU-s per GiB |",
+    "| --- | --- | ---: | ---: |",
+    ...speed.map((s) => `| ${s.what} 1 GiB | ${s.server} | ${s.mbps.toFixed(0)} | ${s.cpuPerGiB.toFixed(3)} |`),
+    "",
+    `farad / node:http: upload throughput ${ratio("upload", "mbps")}×, upload CPU per GiB ${ratio("upload", "cpuPerGiB")}×, download CPU per GiB ${ratio("download", "cpuPerGiB")}×.`,
+    "",
+  ];
+  console.log("\n" + lines.join("\n"));
+  if (o.save) {
+    const path = resultsMarkdown;
+    const marker = "<!-- runs, newest first; npm run bench inserts below this line -->";
+    const old = existsSync(path) ? readFileSync(path, "utf8") : `# Benchmark results\n\n${marker}\n`;
+    const at = old.indexOf(marker);
+    writeFileSync(path, at < 0 ? `${old}\n${lines.join("\n")}` : `${old.slice(0, at + marker.length)}\n\n${lines.join("\n")}${old.slice(at + marker.length)}`);
+    console.log(`wrote ${path}`);
+  }
+}
+
+await main();
