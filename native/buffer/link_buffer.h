@@ -161,7 +161,7 @@ class LinkBuffer {
   uint32_t rpos_ = 0;
   uint32_t blocks_ = 0;
   size_t size_ = 0;
-  Block* spare_[8];
+  Block* spare_[16];
   int spare_count_ = 0;
 };
 

@@ -33,7 +33,7 @@ struct ServerOptions {
   uint32_t inline_body_max = 65536;     // bodies up to this arrive with their request
   uint32_t body_chunk_max = 65536;      // largest body event
   uint32_t out_high_water = 1u << 20;   // unsent bytes per connection before reading pauses
-  uint32_t in_high_water = 65536;       // unparsed bytes per connection before reading pauses
+  uint32_t in_high_water = 262144;      // unparsed bytes per connection before reading pauses
   uint32_t out_low_water = 1u << 18;    // a drain event fires when unsent bytes fall below this
   uint64_t max_buffered_bytes = 128ull << 20;  // input held by all connections before reading pauses everywhere
   uint32_t headers_timeout_ms = 10000;  // from a request's first byte to its end of head

@@ -357,7 +357,7 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
         writeTimeout: o.writeTimeout,
         lingerTimeout: o.lingerTimeout,
         outHighWater: OUT_HIGH_WATER,
-        inHighWater: Math.max(64 * 1024, o.maxHeaderBytes + 16 * 1024),
+        inHighWater: Math.max(256 * 1024, o.maxHeaderBytes + 16 * 1024),
         maxBatch: o.maxBatch,
         inputBytes: 1 << 20,
         outputBytes: 1 << 20,

@@ -21,8 +21,12 @@ import type { RequestContext } from "./context.js";
 
 /** Bytes held for a body nobody has asked for yet, before delivery pauses. */
 const UNCLAIMED_BODY = 64 * 1024;
-/** Readable high-water mark of ctx.bodyStream(). */
-const STREAM_HIGH_WATER = 64 * 1024;
+/**
+ * Readable high-water mark of ctx.bodyStream(). Large enough that a consumer
+ * keeping up never pauses the reactor (each pause/resume costs a round
+ * trip), small enough to bound memory per upload.
+ */
+const STREAM_HIGH_WATER = 1024 * 1024;
 
 // Body modes
 export const BODY_UNCLAIMED = 0;
