@@ -29,6 +29,14 @@ export const ErrorCodes = Object.freeze({
   SERVER_STATE: "FARAD_ERR_SERVER_STATE",
   /** The native addon could not be loaded. */
   NATIVE_UNAVAILABLE: "FARAD_ERR_NATIVE_UNAVAILABLE",
+  /** ctx.bind(): fields missing or of the wrong type (a 400 listing them). */
+  BIND: "FARAD_ERR_BIND",
+  /** ctx.bind(): a body whose Content-Type cannot be bound (a 415). */
+  UNSUPPORTED_MEDIA_TYPE: "FARAD_ERR_UNSUPPORTED_MEDIA_TYPE",
+  /** ctx.bind(): the schema itself is not bindable (a programming error: a 500). */
+  BIND_SCHEMA: "FARAD_ERR_BIND_SCHEMA",
+  /** setCookie(): a name, value or attribute a browser would reject. */
+  INVALID_COOKIE: "FARAD_ERR_INVALID_COOKIE",
 });
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 
