@@ -81,6 +81,9 @@ export function parseRange(header: string, size: number): [number, number] | "un
     // The last b bytes.
     const n = Number(b);
     if (n === 0) return "unsatisfiable";
+    // An empty file has no last bytes to select, and "bytes 0--1/0" is no
+    // Content-Range: serve it whole (RFC 9110 §14.2 lets a server ignore Range).
+    if (size === 0) return null;
     return [Math.max(0, size - n), size - 1];
   }
   const start = Number(a);
