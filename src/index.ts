@@ -36,3 +36,15 @@ export { type JsonOptions } from "./app/render.js";
 export { Type, type Static, type TSchema } from "@sinclair/typebox";
 export { type FileOptions, contentTypeOf } from "./app/file.js";
 export { type BodySource, type BodyStreamOptions, type SendOptions } from "./app/streaming.js";
+export { serveStatic, type StaticOptions } from "./app/static.js";
+export { formatEvent, type SseEvent, type SseOptions, type SseStream } from "./app/sse.js";
+export {
+  MultipartError,
+  MultipartErrorCodes,
+  type FieldPart,
+  type FilePart,
+  type MultipartLimit,
+  type MultipartOptions,
+  type MultipartReader,
+  type Part,
+} from "./app/multipart.js";

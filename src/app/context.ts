@@ -34,6 +34,8 @@ import {
 } from "./streaming.js";
 import type { Readable } from "node:stream";
 import { sendFile, type FileOptions } from "./file.js";
+import { openSse, type SseOptions, type SseStream } from "./sse.js";
+import { readMultipart, type MultipartOptions, type MultipartReader } from "./multipart.js";
 import { METHOD_GET, METHOD_HEAD, paramValue, type Route } from "../route/index.js";
 import { bindRequest, tryBindRequest, type BindOptions, type BindResult } from "./bind.js";
 import { requestCookies, serializeClearCookie, serializeCookie, type ClearCookieOptions, type CookieOptions } from "./cookie.js";
@@ -535,6 +537,30 @@ export class RequestContext extends RequestView {
   send(source: BodySource, options?: SendOptions): Promise<void> {
     if (this._state & S_RELEASED) released();
     return send(this, source, options);
+  }
+
+  // ------------------------- server-sent events and multipart uploads
+  // (src/app/sse.ts and multipart.ts; docs/streaming.md)
+
+  /**
+   * Turns the response into a text/event-stream (headers sent at once) and
+   * returns its writer. The handler must keep the chain pending while it
+   * streams: `await sse.closed`.
+   */
+  sse(options?: SseOptions): SseStream {
+    if (this._state & S_RELEASED) released();
+    return openSse(this, options);
+  }
+
+  /**
+   * The parts of a multipart/form-data body as they arrive, for `for await`:
+   * fields as strings, files as Readables with backpressure to the socket.
+   * A limit passed is a 413 MultipartError; a malformed body a 400; another
+   * Content-Type a 415.
+   */
+  multipart(options?: MultipartOptions): MultipartReader {
+    if (this._state & S_RELEASED) released();
+    return readMultipart(this, options);
   }
 
   // -------------------------------------------------------------- the chain
