@@ -205,6 +205,39 @@ test("server shutdown ends open streams (c.signal aborts)", async () => {
   }
 });
 
+test("the handler deadline ends a stream: closed resolves and the response is terminated", async () => {
+  let closed = false;
+  await withServer(
+    (app) =>
+      app.addRoute(
+        "GET",
+        "/deadline",
+        [
+          async (ctx) => {
+            const sse = ctx.sse({ heartbeatMs: 0 });
+            sse.send({ data: "first" });
+            await sse.closed;
+            closed = true;
+          },
+        ],
+        { handlerTimeout: 100 },
+      ),
+    {},
+    async (s) => {
+      const c = await RawClient.connect(s.port);
+      try {
+        await c.write(get("/deadline"));
+        const r = await c.readResponse({ timeout: 2000 });
+        assert.is(r.status, 200);
+        assert.is(r.text(), "data: first\n\n", "the stream ends with its last event, then the chunked terminator");
+        await until(() => closed, "sse.closed resolved");
+      } finally {
+        c.destroy();
+      }
+    },
+  );
+});
+
 test("Last-Event-ID is available to resume from", async () => {
   await withServer(
     (app) =>
