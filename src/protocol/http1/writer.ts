@@ -100,27 +100,7 @@ export class ResponseWriter {
       out[pos++] = 13;
       out[pos++] = 10;
     }
-    out.set(date, pos);
-    pos += date.length;
-    if (mode & M_CLOSE) {
-      out.set(CONNECTION_CLOSE, pos);
-      pos += CONNECTION_CLOSE.length;
-    } else if (mode & M_KEEP_ALIVE) {
-      out.set(CONNECTION_KEEP_ALIVE, pos);
-      pos += CONNECTION_KEEP_ALIVE.length;
-    }
-    if (headers !== null) {
-      for (let i = 0; i < headers.length; i += 2) {
-        pos = writeLatin1(out, pos, headers[i]!);
-        out[pos++] = 58; // ':'
-        out[pos++] = 32;
-        pos = writeLatin1(out, pos, headers[i + 1]!);
-        out[pos++] = 13;
-        out[pos++] = 10;
-      }
-    }
-    out[pos++] = 13;
-    out[pos++] = 10;
+    pos = writeTail(out, pos, date, mode, headers);
     const flags = REC_END | (mode & M_CLOSE ? REC_CLOSE : 0);
     if (external) {
       this.#record(slot, gen, seq, start, pos - start, 0);
@@ -177,27 +157,7 @@ export class ResponseWriter {
         pos += CHUNKED.length;
       }
     }
-    out.set(date, pos);
-    pos += date.length;
-    if (mode & M_CLOSE) {
-      out.set(CONNECTION_CLOSE, pos);
-      pos += CONNECTION_CLOSE.length;
-    } else if (mode & M_KEEP_ALIVE) {
-      out.set(CONNECTION_KEEP_ALIVE, pos);
-      pos += CONNECTION_KEEP_ALIVE.length;
-    }
-    if (headers !== null) {
-      for (let i = 0; i < headers.length; i += 2) {
-        pos = writeLatin1(out, pos, headers[i]!);
-        out[pos++] = 58;
-        out[pos++] = 32;
-        pos = writeLatin1(out, pos, headers[i + 1]!);
-        out[pos++] = 13;
-        out[pos++] = 10;
-      }
-    }
-    out[pos++] = 13;
-    out[pos++] = 10;
+    pos = writeTail(out, pos, date, mode, headers);
     this.#record(slot, gen, seq, start, pos - start, 0);
     this.#control[C_OUT_USED] = pos;
   }
@@ -265,6 +225,32 @@ export class ResponseWriter {
     }
     return this.#dateLine;
   }
+}
+
+/** The end of every head: Date, Connection, the handler's headers, the empty line. */
+function writeTail(out: Buffer, pos: number, date: Buffer, mode: number, headers: string[] | null): number {
+  out.set(date, pos);
+  pos += date.length;
+  if (mode & M_CLOSE) {
+    out.set(CONNECTION_CLOSE, pos);
+    pos += CONNECTION_CLOSE.length;
+  } else if (mode & M_KEEP_ALIVE) {
+    out.set(CONNECTION_KEEP_ALIVE, pos);
+    pos += CONNECTION_KEEP_ALIVE.length;
+  }
+  if (headers !== null) {
+    for (let i = 0; i < headers.length; i += 2) {
+      pos = writeLatin1(out, pos, headers[i]!);
+      out[pos++] = 58; // ':'
+      out[pos++] = 32;
+      pos = writeLatin1(out, pos, headers[i + 1]!);
+      out[pos++] = 13;
+      out[pos++] = 10;
+    }
+  }
+  out[pos++] = 13;
+  out[pos++] = 10;
+  return pos;
 }
 
 function copyInto(out: Buffer, pos: number, src: Uint8Array): number {
