@@ -32,6 +32,8 @@ export interface ServerOptions {
   maxTrailerBytes?: number;
   /** Pipelined requests read ahead of their responses, per connection. Default 64. */
   maxPipelined?: number;
+  /** Input held by all connections (unparsed bytes in reactor buffers) before reading pauses everywhere, in bytes; resumes below 3/4 of it. 0 = no budget. Default 128 MiB. */
+  maxBufferedBytes?: number;
   /** Open connections at most; further ones are closed on accept. 0 = no limit. Default 0. */
   maxConnections?: number;
   /** Time to receive a request head, from its first byte (slowloris), in ms; 408 after. Default 10000. */
@@ -79,6 +81,7 @@ export interface ResolvedOptions {
   maxTrailerBytes: number;
   maxPipelined: number;
   maxConnections: number;
+  maxBufferedBytes: number;
   headersTimeout: number;
   bodyTimeout: number;
   keepAliveTimeout: number;
@@ -109,6 +112,7 @@ export const DEFAULTS: Readonly<Omit<ResolvedOptions, "logger">> = Object.freeze
   maxTrailerBytes: 16384,
   maxPipelined: 64,
   maxConnections: 0,
+  maxBufferedBytes: 128 * 1024 * 1024,
   headersTimeout: 10_000,
   bodyTimeout: 30_000,
   keepAliveTimeout: 5_000,
@@ -136,6 +140,7 @@ const RANGES: Record<string, [number, number]> = {
   maxHeaders: [1, 4096],
   maxPipelined: [1, 65536],
   maxConnections: [0, 1 << 24],
+  maxBufferedBytes: [0, Number.MAX_SAFE_INTEGER],
   headersTimeout: [1, 2 ** 31 - 1],
   bodyTimeout: [1, 2 ** 31 - 1],
   keepAliveTimeout: [1, 2 ** 31 - 1],

@@ -28,6 +28,7 @@ import {
   C_TIMEOUTS,
   C_ACCEPTED,
   C_ACCEPT_PAUSED,
+  C_OVER_BUDGET,
   E_BODY_LEN,
   E_BODY_OFF,
   E_FLAGS,
@@ -87,6 +88,8 @@ export interface ServerStats {
   timeouts: number;
   readPaused: number;
   bufferedBytes: number;
+  /** True while reading is paused everywhere because buffered input passed maxBufferedBytes. */
+  overBudget: boolean;
   /** True while accepting is paused because the process ran out of descriptors (EMFILE). */
   acceptPaused: boolean;
   pendingHandlers: number;
@@ -350,6 +353,7 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
         maxTrailerBytes: o.maxTrailerBytes,
         maxPipelined: o.maxPipelined,
         maxConnections: o.maxConnections,
+        maxBufferedBytes: o.maxBufferedBytes,
         inlineBodyMax: 64 * 1024,
         headersTimeout: o.headersTimeout,
         bodyTimeout: o.bodyTimeout,
@@ -466,6 +470,7 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
       readPaused: c ? c[C_READ_PAUSED]! : 0,
       bufferedBytes: c ? c[C_BUFFERED_BYTES]! : 0,
       acceptPaused: c ? c[C_ACCEPT_PAUSED] === 1 : false,
+      overBudget: c ? c[C_OVER_BUDGET] === 1 : false,
       pendingHandlers: this.#pendingCount,
     };
   }

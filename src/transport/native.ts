@@ -14,6 +14,7 @@ export interface NativeTransportOptions {
   maxTrailerBytes: number;
   maxPipelined: number;
   maxConnections: number;
+  maxBufferedBytes: number;
   inlineBodyMax: number;
   headersTimeout: number;
   bodyTimeout: number;
