@@ -143,6 +143,8 @@ export async function sendFile(ctx: RequestContext, path: string, options: FileO
       if (!Number.isNaN(t) && Math.floor(st.mtimeMs / 1000) * 1000 > t) return answerNoBody(ctx, 412);
     }
     const ifNoneMatch = ctx.header("if-none-match");
+    // If-None-Match on a method other than GET/HEAD fails with 412 (RFC 9110 §13.1.2).
+    if (!get && ifNoneMatch !== undefined && noneMatchFresh(ifNoneMatch, etag)) return answerNoBody(ctx, 412);
     if (get && ifNoneMatch !== undefined ? noneMatchFresh(ifNoneMatch, etag) : get && lastModified !== undefined && modifiedSinceFresh(ctx.header("if-modified-since") ?? "", lastModified)) {
       return answerNoBody(ctx, 304);
     }
