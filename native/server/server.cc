@@ -295,6 +295,8 @@ void Server::on_readable() {
   }
   dispatch();
   in_turn_ = false;
+  // Events that did not fit in the last batch get a turn of their own.
+  if (!pending_closes_.empty() || !pending_drains_.empty()) wake();
   settle();
 }
 
@@ -587,7 +589,9 @@ bool Server::emit_chunked(Conn* c) {
   // A data span is never longer than the input it came from, so feeding at
   // most the room left in this batch keeps every span copyable. The decoder
   // is incremental: a short feed just takes more steps.
-  size_t room = shm_.in_cap - in_used_;
+  // Chunk spans are capped like Content-Length bodies: body events of at
+  // most body_chunk_max bytes.
+  size_t room = std::min<size_t>(shm_.in_cap - in_used_, opt_.body_chunk_max);
   http1::ChunkedDecoder::Step step = c->chunked.decode(p, std::min(len, room));
   if (step.error) {
     respond_error(c, c->body_seq, step.error);
@@ -638,26 +642,24 @@ void Server::wake() {
   if (::write(wake_fd_, &one, sizeof one) == sizeof one || errno == EAGAIN) wake_pending_ = true;
 }
 
+void Server::append_conn_events(std::vector<std::pair<uint32_t, uint32_t>>* queue, int32_t type) {
+  // What does not fit in this batch waits for the next one: a close or a
+  // drain JS never hears of would leave a handler waiting for ever.
+  size_t i = 0;
+  for (; i < queue->size() && ev_count_ < shm_.events_cap; ++i) {
+    int32_t* ev = shm_.events + size_t(ev_count_) * L::kEventStride;
+    ev[L::kType] = type;
+    ev[L::kSlot] = int32_t((*queue)[i].first);
+    ev[L::kGen] = int32_t((*queue)[i].second);
+    ++ev_count_;
+  }
+  queue->erase(queue->begin(), queue->begin() + long(i));
+}
+
 void Server::dispatch() {
   if (dispatching_) return;
-  for (const auto& pc : pending_closes_) {
-    if (ev_count_ >= shm_.events_cap) break;
-    int32_t* ev = shm_.events + size_t(ev_count_) * L::kEventStride;
-    ev[L::kType] = L::kClose;
-    ev[L::kSlot] = int32_t(pc.first);
-    ev[L::kGen] = int32_t(pc.second);
-    ++ev_count_;
-  }
-  pending_closes_.clear();
-  for (const auto& pd : pending_drains_) {
-    if (ev_count_ >= shm_.events_cap) break;
-    int32_t* ev = shm_.events + size_t(ev_count_) * L::kEventStride;
-    ev[L::kType] = L::kDrain;
-    ev[L::kSlot] = int32_t(pd.first);
-    ev[L::kGen] = int32_t(pd.second);
-    ++ev_count_;
-  }
-  pending_drains_.clear();
+  append_conn_events(&pending_closes_, L::kClose);
+  append_conn_events(&pending_drains_, L::kDrain);
   if (ev_count_ == 0) return;
   shm_.control[L::kEvents] = int32_t(ev_count_);
   shm_.control[L::kNowSec] = int32_t(time(nullptr));

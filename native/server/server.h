@@ -134,6 +134,7 @@ class Server {
   bool emit_body(Conn* c);
   bool emit_chunked(Conn* c);
   void dispatch();
+  void append_conn_events(std::vector<std::pair<uint32_t, uint32_t>>* queue, int32_t type);
   bool room_for(uint32_t events, uint32_t header_rows, uint32_t bytes);
 
   void on_eof(Conn* c);
