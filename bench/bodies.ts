@@ -172,7 +172,9 @@ async function main(): Promise<void> {
             const seconds = (performance.now() - t0) / 1000;
             clearInterval(timer);
             peak = Math.max(peak, rssBytes(sp.pid));
-            if (r.status !== 200 || JSON.parse(r.body).n !== Math.round(size * GiB)) throw new Error(`${name}: bad upload answer ${r.status} ${r.body}`);
+            if (r.status !== 200 || JSON.parse(r.body).n !== Math.round(size * GiB)) {
+              throw new Error(`${name}: bad upload answer ${r.status} ${r.body}\nserver stderr:\n${sp.stderrTail}`);
+            }
             const row = { server: spec.label, size, framing, idleMiB: idle / MiB, peakMiB: peak / MiB, peakGrowthMiB: Math.max(0, peak - idle) / MiB, seconds };
             memory.push(row);
             console.log(`memory  ${spec.label.padEnd(9)} ${size} GiB ${framing.padEnd(7)} idle ${row.idleMiB.toFixed(1)} MiB, peak ${row.peakMiB.toFixed(1)} MiB, growth ${row.peakGrowthMiB.toFixed(1)} MiB, ${seconds.toFixed(1)} s`);

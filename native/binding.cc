@@ -253,11 +253,12 @@ class ServerHandle : public Napi::ObjectWrap<ServerHandle>, public farad::Dispat
     return Napi::Boolean::New(env, ok);
   }
 
-  // pauseBody(slot, gen, pause) -> false if gone
+  // pauseBody(slot, gen, seq, pause) -> false if gone
   Napi::Value PauseBody(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     bool ok = server(env).pause_body(info[0].As<Napi::Number>().Uint32Value(),
-                                     info[1].As<Napi::Number>().Uint32Value(), info[2].ToBoolean());
+                                     info[1].As<Napi::Number>().Uint32Value(),
+                                     info[2].As<Napi::Number>().Uint32Value(), info[3].ToBoolean());
     return Napi::Boolean::New(env, ok);
   }
 

@@ -384,4 +384,47 @@ test("a client that leaves mid-stream: drain() rejects, send() stops pulling, th
   }
 });
 
+test("a pause for a body that already ended does not stall the next request's body on the connection", async () => {
+  await withServer(
+    (app) => {
+      app.post("/late", async (ctx) => {
+        // Not read yet while the whole body arrives: the Readable overflows
+        // in the batch that also carries the body's end.
+        const s = ctx.bodyStream();
+        await sleep(100);
+        let n = 0;
+        for await (const c of s) n += (c as Buffer).length;
+        ctx.json(200, { n });
+      });
+      app.post("/now", async (ctx) => {
+        let n = 0;
+        for await (const c of ctx.bodyStream()) n += (c as Buffer).length;
+        ctx.json(200, { n });
+      });
+    },
+    { bodyTimeout: 1000 },
+    async (s) => {
+      const c = await RawClient.connect(s.port);
+      try {
+        // 900 KiB first (buffered by the unread stream, under its 1 MiB
+        // mark), then the last 200 KiB in one write: one batch carries both
+        // the overflow (JS pauses) and the end of the body.
+        const first = 1100 * 1024;
+        await c.write(Buffer.concat([Buffer.from(`POST /late HTTP/1.1\r\nHost: x\r\nContent-Length: ${first}\r\n\r\n`), Buffer.alloc(900 * 1024, 1)]));
+        await sleep(40);
+        await c.write(Buffer.alloc(200 * 1024, 1));
+        const r1 = await c.readResponse({ timeout: 3000 });
+        assert.equal(JSON.parse(r1.text()), { n: first });
+        const second = 2 * MiB;
+        await c.write(Buffer.concat([Buffer.from(`POST /now HTTP/1.1\r\nHost: x\r\nContent-Length: ${second}\r\n\r\n`), Buffer.alloc(second, 2)]));
+        const r2 = await c.readResponse({ timeout: 3000 });
+        assert.is(r2.status, 200, "the second body was delivered (not a 408)");
+        assert.equal(JSON.parse(r2.text()), { n: second });
+      } finally {
+        c.destroy();
+      }
+    },
+  );
+});
+
 test.run();

@@ -7,7 +7,7 @@ import { paced } from "./pace.js";
 
 const app = new Server({ bodyTimeout: 60_000, handlerTimeout: 0, writeTimeout: 60_000 });
 app.post("/consume", async (ctx) => {
-  const n = await paced(ctx.bodyStream(), Number(ctx.query("rate") ?? 0));
+  const n = await paced(ctx.bodyStream(), Number(ctx.query("rate") ?? 0), () => app.stats());
   ctx.json(200, { n });
 });
 app.post("/sink", async (ctx) => {

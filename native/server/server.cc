@@ -1021,9 +1021,13 @@ bool Server::send_file(uint32_t slot, uint32_t gen, uint32_t seq, int fd, uint64
   return true;
 }
 
-bool Server::pause_body(uint32_t slot, uint32_t gen, bool pause) {
+bool Server::pause_body(uint32_t slot, uint32_t gen, uint32_t seq, bool pause) {
   Conn* c = conn_at(slot, gen);
   if (!c) return false;
+  // JS decides per request and may hear of a body's last bytes after this
+  // connection moved on to the next request: a late pause for a finished
+  // body must not stall the next one.
+  if (!c->js_knows_body || c->body_seq != seq) return true;
   if (c->body_paused == pause) return true;
   c->body_paused = pause;
   // Resuming: body bytes already buffered are delivered at the end of the

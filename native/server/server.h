@@ -106,9 +106,10 @@ class Server {
   // Returns false if the connection is gone (or dup failed: errno set).
   bool send_file(uint32_t slot, uint32_t gen, uint32_t seq, int fd, uint64_t offset, uint64_t len,
                  int32_t flags);
-  // Stops (true) or resumes body events for the request now streaming its
-  // body on this connection. Returns false if the connection is gone.
-  bool pause_body(uint32_t slot, uint32_t gen, bool pause);
+  // Stops (true) or resumes body events for request `seq`, if its body is
+  // the one streaming on this connection (else a no-op). Returns false if
+  // the connection is gone.
+  bool pause_body(uint32_t slot, uint32_t gen, uint32_t seq, bool pause);
   // Sends "100 Continue" for request `seq` (in order with earlier responses).
   bool send_continue(uint32_t slot, uint32_t gen, uint32_t seq);
 

@@ -227,7 +227,7 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
       deadline: () => (timeout > 0 ? Date.now() + timeout : Infinity),
       peer: (slot, gen) => (slot >= 0 && this.#transport !== null ? this.#transport.handle.peerAddress(slot, gen) : null),
       endNow: (ctx) => this.#end(ctx),
-      pauseBody: (ctx, pause) => void this.#transport?.handle.pauseBody(ctx._slot, ctx._gen, pause),
+      pauseBody: (ctx, pause) => void this.#transport?.handle.pauseBody(ctx._slot, ctx._gen, ctx._seq, pause),
       sendContinue: (ctx) => void this.#transport?.handle.sendContinue(ctx._slot, ctx._gen, ctx._seq),
       beginStream: (ctx, length) => {
         const mode = this.#modeOf(ctx);
@@ -670,7 +670,7 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
       if ((ctx._flags & F_CHUNKED) !== 0 || rest > DRAIN_CAP || waiting || ctx._bodyError !== null) mode |= M_CLOSE;
       else if (ctx._bodyPaused && ctx._slot >= 0) {
         ctx._bodyPaused = false;
-        this.#transport?.handle.pauseBody(ctx._slot, ctx._gen, false);
+        this.#transport?.handle.pauseBody(ctx._slot, ctx._gen, ctx._seq, false);
       }
     }
     return mode;

@@ -13,7 +13,7 @@ export interface NativeServerHandle {
   peerAddress(slot: number, gen: number): [string, number] | null
   writeChunk(slot: number, gen: number, seq: number, bytes: Uint8Array, flags: number, chunked: boolean): number
   sendFile(slot: number, gen: number, seq: number, fd: number, offset: number, length: number, flags: number): boolean
-  pauseBody(slot: number, gen: number, pause: boolean): boolean
+  pauseBody(slot: number, gen: number, seq: number, pause: boolean): boolean
   sendContinue(slot: number, gen: number, seq: number): boolean
   stopAccepting(): void
   closeIdle(): void
