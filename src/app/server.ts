@@ -14,8 +14,8 @@ import { isIP } from "node:net";
 import { lookup } from "node:dns/promises";
 import { ErrorCodes, FaradError, HttpError } from "../common/errors.js";
 import { FORM_ASTERISK } from "../protocol/http1/request.js";
-import { synthesize, type SyntheticRequest } from "../protocol/http1/synthetic.js";
-import { bodyless, STATUS_TEXT } from "../protocol/http1/status.js";
+import { synthesize } from "../protocol/http1/synthetic.js";
+import { captured, type InjectRequest, type InjectResponse } from "./inject.js";
 import { M_CLOSE, M_HEAD, M_KEEP_ALIVE, ResponseWriter } from "../protocol/http1/writer.js";
 import {
   C_BUFFERED_BYTES,
@@ -55,6 +55,7 @@ import { MatchKind, METHOD_GET, METHOD_HEAD, METHOD_OPTIONS, Router, RouteGroup,
 import { Context, needsContext, RequestContext, S_CLIENT_GONE, S_CLOSE, S_ENDED, S_PENDING, S_RELEASED, type ContextHost, type Handler } from "./context.js";
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from "./options.js";
 import { endStream, OUT_NONE, releaseBody, settleDrain } from "./streaming.js";
+export type { InjectRequest, InjectResponse } from "./inject.js";
 
 export interface ListenOptions {
   host?: string;
@@ -65,19 +66,6 @@ export interface AddressInfo {
   address: string;
   family: "IPv4" | "IPv6";
   port: number;
-}
-
-export type InjectRequest = SyntheticRequest;
-
-/** What inject() resolves to: the response as a client would see it. */
-export interface InjectResponse {
-  status: number;
-  statusText: string;
-  /** Lower-case names; a header sent several times (Set-Cookie) has an array. */
-  headers: Record<string, string | string[]>;
-  body: Buffer;
-  text(): string;
-  json<T = unknown>(): T;
 }
 
 export interface ServerStats {
@@ -877,39 +865,6 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
       (ctx._c ??= new Context(ctx._deadline))._abort(err);
     }
   }
-}
-
-function captured(ctx: RequestContext, mode: number): InjectResponse {
-  const status = ctx._status;
-  const headers: Record<string, string | string[]> = {};
-  const add = (k: string, v: string): void => {
-    const key = k.toLowerCase();
-    const had = headers[key];
-    headers[key] = had === undefined ? v : Array.isArray(had) ? [...had, v] : [had, v];
-  };
-  let body = ctx._body === null ? Buffer.alloc(0) : typeof ctx._body === "string" ? Buffer.from(ctx._body) : Buffer.from(ctx._body);
-  if (!bodyless(status)) {
-    if (ctx._ctype !== null) {
-      const line = ctx._ctype.toString("latin1");
-      add("content-type", line.slice(line.indexOf(":") + 2, -2));
-    }
-    add("content-length", String(body.length));
-  } else {
-    body = Buffer.alloc(0);
-  }
-  add("date", new Date().toUTCString());
-  if (mode & M_CLOSE) add("connection", "close");
-  const h = ctx._headers;
-  if (h !== null) for (let i = 0; i < h.length; i += 2) add(h[i]!, h[i + 1]!);
-  if (mode & M_HEAD) body = Buffer.alloc(0);
-  return {
-    status,
-    statusText: STATUS_TEXT[status] ?? "",
-    headers,
-    body,
-    text: () => body.toString("utf8"),
-    json: <T>() => JSON.parse(body.toString("utf8")) as T,
-  };
 }
 
 const STATUS_PHRASE: Record<number, string> = {
