@@ -5,6 +5,8 @@
       "sources": [
         "native/binding.cc",
         "native/server/server.cc",
+        "native/server/input.cc",
+        "native/server/output.cc",
         "native/reactor/reactor.cc",
         "native/http1/response.cc",
         "native/http1/request_parser.cc",
