@@ -1,4 +1,5 @@
-// Plain state of one server connection. Behaviour lives in server.cc.
+// Plain state of one server connection. Behaviour lives in server.cc,
+// input.cc and output.cc.
 #pragma once
 #include <sys/socket.h>
 #include <sys/uio.h>
