@@ -110,6 +110,7 @@ function machineLine(): string {
 
 async function main(): Promise<void> {
   const o = parse(process.argv.slice(2));
+  const machine = machineLine(); // before pinning: nproc counts the CPUs this process may use
   // This process is the client: keep it off the servers' CPU.
   try {
     execFileSync("taskset", ["-p", "-c", "1", String(process.pid)], { stdio: "ignore" });
@@ -193,7 +194,7 @@ async function main(): Promise<void> {
   const lines = [
     `## ${new Date().toISOString().replace(/\.\d+Z$/, "Z")} — \`npm run bench:bodies${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}\``,
     "",
-    `- machine: ${machineLine()}`,
+    `- machine: ${machine}`,
     `- servers pinned to CPU 0, client to CPU 1; the memory runs read at ${o.rate} MiB/s and discard`,
     "",
     "| memory: upload | server | framing | idle RSS (warm) | peak RSS | peak growth | time |",

@@ -6,6 +6,8 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { HttpError, Server, type Handler } from "../src/index.js";
+import { get, RawClient } from "./lib/raw-client.js";
+import { withServer } from "./lib/server.js";
 
 const quiet = { logger: { error: () => {} }, handlerTimeout: 0 };
 
@@ -204,6 +206,35 @@ test("routes() lists what is registered, sorted", () => {
   app.group("/g").handle("PURGE", "/c", () => {});
   const routes = app.routes().map((r) => `${r.method} ${r.path} ${r.handlerCount}`);
   assert.equal(routes, ["GET /a/:id 2", "POST /b 1", "PURGE /g/c 1"].sort((x, y) => (x.split(" ")[1]! < y.split(" ")[1]! ? -1 : 1)));
+});
+
+test("params stay the request's own: async handlers read them after later pipelined lookups; inject() inside a handler", async () => {
+  await withServer(
+    (app) => {
+      app.get("/slow/:id", async (ctx) => {
+        await new Promise((r) => setTimeout(r, 20));
+        ctx.string(200, `slow ${ctx.param("id")}`);
+      });
+      app.get("/fast/:id", (ctx) => ctx.string(200, `fast ${ctx.param("id")}`));
+      app.get("/outer/:id", async (ctx) => {
+        const inner = await app.inject({ url: "/fast/inner" });
+        ctx.string(200, `${ctx.param("id")} then ${inner.text()} then ${ctx.param("id")}`);
+      });
+    },
+    {},
+    async (s) => {
+      const c = await RawClient.connect(s.port);
+      try {
+        // One write, one batch: the fast lookups reuse the router's match
+        // while /slow/1 is still waiting.
+        await c.write(get("/slow/1") + get("/fast/2") + get("/slow/3") + get("/fast/4") + get("/outer/o"));
+        const texts = (await c.readResponses(5)).map((r) => r.text());
+        assert.equal(texts, ["slow 1", "fast 2", "slow 3", "fast 4", "o then fast inner then o"]);
+      } finally {
+        c.destroy();
+      }
+    },
+  );
 });
 
 test.run();

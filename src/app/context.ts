@@ -36,7 +36,7 @@ import type { Readable } from "node:stream";
 import { sendFile, type FileOptions } from "./file.js";
 import { openSse, type SseOptions, type SseStream } from "./sse.js";
 import { readMultipart, type MultipartOptions, type MultipartReader } from "./multipart.js";
-import { METHOD_GET, METHOD_HEAD, paramValue, type Route } from "../route/index.js";
+import { METHOD_GET, METHOD_HEAD, paramValue, type Route, type RouteMatch } from "../route/index.js";
 import { bindRequest, tryBindRequest, type BindOptions, type BindResult } from "./bind.js";
 import { requestCookies, serializeClearCookie, serializeCookie, type ClearCookieOptions, type CookieOptions } from "./cookie.js";
 import { formatEtag, modifiedSinceFresh, noneMatchFresh } from "./etag.js";
@@ -159,8 +159,15 @@ export class RequestContext extends RequestView {
   /** @internal */ _handlers: readonly Handler[] = [];
   /** @internal */ _index = -1;
   /** @internal */ _route: Route<Handler, unknown> | null = null;
-  /** @internal */ _params: number[] | null = null;
+  /** @internal Param offsets owned by this context (see _ownParams). */
+  _params: number[] | null = null;
   /** @internal */ _paramBuf: Uint8Array | null = null;
+  /**
+   * @internal The router's reused match while it is still this request's:
+   * a synchronous chain reads its params from it with no copy; a context
+   * that goes async copies them first (_ownParams), before the next lookup.
+   */
+  _match: RouteMatch<Handler, unknown> | null = null;
   /** @internal */ _c: Context | null = null;
   /** @internal */ _deadline = Infinity;
   // response
@@ -249,9 +256,12 @@ export class RequestContext extends RequestView {
   param(name: string): string | undefined {
     if (this._state & S_RELEASED) released();
     const route = this._route;
-    if (route === null || this._params === null) return undefined;
+    if (route === null) return undefined;
     const i = route.paramNames.indexOf(name);
     if (i < 0) return undefined;
+    const m = this._match;
+    if (m !== null) return paramValue(m.buf, m.params[2 * i]!, m.params[2 * i + 1]!, this._host.unescapePathValues);
+    if (this._params === null) return undefined;
     const p = this._params;
     const base = this._paramBuf === null ? this._base : 0;
     const buf = this._paramBuf ?? this._buf;
@@ -613,6 +623,19 @@ export class RequestContext extends RequestView {
     this._status = checkStatus(code);
     this._ctype = ctype ?? this._ctype;
     this._body = body;
+  }
+
+  /** @internal Copies the params out of the router's shared match, which the next lookup reuses. */
+  _ownParams(): void {
+    const m = this._match;
+    if (m === null) return;
+    this._match = null;
+    if (m.count === 0) return;
+    const p: number[] = new Array(m.count * 2);
+    for (let k = 0; k < p.length; k++) p[k] = m.params[k]!;
+    this._params = p;
+    // A cleaned path (removeExtraSlash) lives in the match's own buffer.
+    if (m.buf !== this._buf) this._paramBuf = Uint8Array.from(m.buf);
   }
 
   /** @internal Body bytes arrived (copied in deliverBody: the region is reused). */

@@ -51,7 +51,7 @@ import {
   REC_CLOSE,
 } from "../transport/layout.js";
 import { NativeTransport } from "../transport/native.js";
-import { MatchKind, METHOD_GET, METHOD_HEAD, METHOD_OPTIONS, Router, RouteGroup, type RouteInfo } from "../route/index.js";
+import { MatchKind, METHOD_GET, METHOD_HEAD, METHOD_OPTIONS, Router, RouteGroup, type RouteInfo, type RouteMatch } from "../route/index.js";
 import { Context, needsContext, RequestContext, S_CLIENT_GONE, S_CLOSE, S_ENDED, S_PENDING, S_RELEASED, type ContextHost, type Handler } from "./context.js";
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from "./options.js";
 import { endStream, OUT_NONE, releaseBody, settleDrain } from "./streaming.js";
@@ -304,7 +304,8 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
     const ctx = new RequestContext(r.event, 0, r.buf, r.rows, this.#host);
     return new Promise<InjectResponse>((resolve) => {
       ctx._capture = (c, mode) => resolve(captured(c, mode));
-      ctx._handlers = this.#route(ctx);
+      // Its own match: inject() may run inside another request's handler.
+      ctx._handlers = this.#route(ctx, this.#router.createMatch());
       if (this.#tracers.length !== 0) {
         const now = performance.now();
         this.#traceStart(ctx, now, now);
@@ -531,17 +532,16 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
   }
 
   /** The handler chain for a request; makes ctx._c when a handler declares it. */
-  #route(ctx: RequestContext): Handler[] {
-    const chain = this.#lookup(ctx, ctx);
+  #route(ctx: RequestContext, match = this.#match): Handler[] {
+    const chain = this.#lookup(ctx, ctx, match);
     if (ctx._c === null && ctx._route === null && needsContext(chain)) ctx._c = new Context(this.#host.deadline());
     return chain;
   }
 
-  #lookup(ctx: RequestContext, req: RequestContext): Handler[] {
+  #lookup(ctx: RequestContext, req: RequestContext, m: RouteMatch<Handler, RouteOptions>): Handler[] {
     if (req._targetForm === FORM_ASTERISK) {
       return this.#withMiddleware(req._methodCode === METHOD_OPTIONS ? this.#optionsAsterisk : this.#notFound);
     }
-    const m = this.#match;
     const start = req._pathStart();
     const end = req._pathEnd();
     let route = this.#router.find(req._methodCode, req._methodCode === 0 ? req._method() : undefined, req._buf, start, end, m, req._targetEnd());
@@ -551,13 +551,8 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
     }
     if (route !== null) {
       ctx._route = route;
-      if (m.count > 0) {
-        const p: number[] = new Array(m.count * 2);
-        for (let k = 0; k < p.length; k++) p[k] = m.params[k]!;
-        ctx._params = p;
-        // A cleaned path (removeExtraSlash) lives in its own buffer.
-        if (m.buf !== req._buf) ctx._paramBuf = Uint8Array.from(m.buf);
-      }
+      // No copy: read from the match while the chain runs synchronously.
+      if (m.count > 0) ctx._match = m;
       let data = route.options as RouteData | undefined;
       if (data === undefined || data.version === undefined) {
         // Routes registered through groups carry the caller's options (or
@@ -714,6 +709,7 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
 
   #release(ctx: RequestContext): void {
     ctx._state |= S_RELEASED;
+    ctx._match = null;
     releaseBody(ctx);
     const slot = ctx._slot;
     if (slot >= 0 && this.#bodyTarget[slot] === ctx) this.#bodyTarget[slot] = undefined;
@@ -736,6 +732,8 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
 
   #pending(ctx: RequestContext): void {
     ctx._state |= S_PENDING;
+    // It will outlive the next lookup, which reuses the match.
+    ctx._ownParams();
     if (ctx._capture === null) this.#batchLive.push(ctx);
     const ms = this.#timeoutOf(ctx);
     let list = this.#deadlines.get(ms);

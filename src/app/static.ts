@@ -160,6 +160,7 @@ const CATCH_ALL = /\/\*[A-Za-z0-9_-]+$/;
 /** The raw bytes (latin1) of the route's catch-all value, as sent. */
 function rawCatchAll(ctx: RequestContext): string | null {
   const route = ctx._route;
+  ctx._ownParams();
   const p = ctx._params;
   if (route === null || p === null || !CATCH_ALL.test(route.fullPath)) return null;
   const i = route.paramNames.length - 1;
