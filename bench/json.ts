@@ -15,11 +15,12 @@
  * benchmark.js, best of `rounds` runs taken in turns, as bench/router.ts.
  */
 import { createRequire } from "node:module";
-import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
+import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { Type } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import fastJson from "fast-json-stringify";
 import sjson from "secure-json-parse";
+import { inWorker as runInWorker } from "./lib/worker.js";
 
 interface BenchEvent { target: { hz: number; stats: { rme: number; sample: unknown[] } } }
 interface Bench {
@@ -98,11 +99,7 @@ function runJob(job: Job): Promise<Result> {
 }
 
 function inWorker(job: Job): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const w = new Worker(new URL(import.meta.url), { workerData: job });
-    w.once("message", (r: Result) => resolve(r));
-    w.once("error", reject);
-  });
+  return runInWorker<Job, Result>(new URL(import.meta.url), job);
 }
 
 function fmt(hz: number): string {

@@ -14,9 +14,10 @@
  * find() always does, so that row is the like-for-like one.
  */
 import { createRequire } from "node:module";
-import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
+import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import findMyWay from "find-my-way";
 import { METHOD_GET, Router } from "../src/route/index.js";
+import { inWorker as runInWorker } from "./lib/worker.js";
 
 interface BenchEvent { target: { hz: number; stats: { rme: number; sample: unknown[] } } }
 interface Bench {
@@ -132,11 +133,7 @@ function runJob(job: Job): Promise<Result> {
 }
 
 function inWorker(job: Job): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const w = new Worker(new URL(import.meta.url), { workerData: job });
-    w.once("message", (r: Result) => resolve(r));
-    w.once("error", reject);
-  });
+  return runInWorker<Job, Result>(new URL(import.meta.url), job);
 }
 
 function fmt(hz: number): string {
