@@ -69,7 +69,7 @@ void Server::read_conn(Conn* c) {
   if (r > 0) {
     c->in.commit(size_t(r));
     c->fresh = false;
-    if (head_starts) c->head_start_us = Reactor::now_us();
+    if (head_starts) c->head_start_us = now_us_;
     process_input(c);
     return;
   }
@@ -244,10 +244,9 @@ bool Server::parse_head(Conn* c) {
   ev[L::kFlags] = flags;
   ev[L::kLengthLo] = int32_t(uint32_t(rh.content_length));
   ev[L::kLengthHi] = int32_t(uint32_t(rh.content_length >> 32));
-  int64_t parsed_us = Reactor::now_us();
-  ev[L::kReadUs] = int32_t(std::clamp<int64_t>(parsed_us - c->head_start_us, 0, INT32_MAX));
+  ev[L::kReadUs] = int32_t(std::clamp<int64_t>(now_us_ - c->head_start_us, 0, INT32_MAX));
   // A pipelined head already waiting starts now.
-  c->head_start_us = parsed_us;
+  c->head_start_us = now_us_;
   int32_t* rows = shm_.headers + size_t(hdr_used_) * L::kHeaderStride;
   for (uint32_t i = 0; i < rh.header_count; ++i) {
     const http1::HeaderField& f = fields_[i];

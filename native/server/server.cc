@@ -210,6 +210,9 @@ void Server::close_all() {
 
 void Server::on_readable() {
   now_ = Reactor::now_ms();
+  // One precise timestamp per turn for the request timings (a clock read
+  // per request cost 3% of pipelined CPU).
+  now_us_ = Reactor::now_us();
   in_turn_ = true;
   struct epoll_event evs[kMaxEvents];
   int n = reactor_.poll(evs, kMaxEvents);

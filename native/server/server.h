@@ -183,6 +183,7 @@ class Server {
   bool draining_ = false;
   bool dispatching_ = false;
   int64_t now_ = 0;
+  int64_t now_us_ = 0;  // precise time at the start of the current turn
   int64_t accept_resume_at_ = 0;
   uint32_t accept_backoff_ms_ = 0;
   uint32_t open_conns_ = 0;
