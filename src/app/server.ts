@@ -14,6 +14,7 @@ import { isIP } from "node:net";
 import { lookup } from "node:dns/promises";
 import { ErrorCodes, FaradError, HttpError } from "../common/errors.js";
 import { FORM_ASTERISK } from "../protocol/http1/request.js";
+import { STATUS_TEXT } from "../protocol/http1/status.js";
 import { synthesize } from "../protocol/http1/synthetic.js";
 import { captured, type InjectRequest, type InjectResponse } from "./inject.js";
 import { M_CLOSE, M_HEAD, M_KEEP_ALIVE, ResponseWriter } from "../protocol/http1/writer.js";
@@ -699,7 +700,7 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
     if (err instanceof HttpError) {
       if (err.status >= 500) this.config.logger.error(`farad: ${ctx._method()} ${ctx._target()} failed`, err);
       if (err.expose && err.body !== undefined) ctx.json(err.status, err.body);
-      else ctx.string(err.status, err.expose && err.message ? err.message : (STATUS_PHRASE[err.status] ?? "Error"));
+      else ctx.string(err.status, err.expose && err.message ? err.message : (STATUS_TEXT[err.status] ?? "Error"));
       if (err.status === 413) ctx._state |= S_CLOSE;
       return;
     }
@@ -864,19 +865,3 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
     }
   }
 }
-
-const STATUS_PHRASE: Record<number, string> = {
-  400: "Bad Request",
-  401: "Unauthorized",
-  403: "Forbidden",
-  404: "Not Found",
-  408: "Request Timeout",
-  413: "Content Too Large",
-  415: "Unsupported Media Type",
-  422: "Unprocessable Content",
-  429: "Too Many Requests",
-  500: "Internal Server Error",
-  502: "Bad Gateway",
-  503: "Service Unavailable",
-  504: "Gateway Timeout",
-};
