@@ -25,7 +25,6 @@ import {
   OUT_NONE,
   readBody,
   send,
-  takeChunks,
   write,
   type BodySource,
   type BodyStreamOptions,
@@ -49,7 +48,6 @@ export const S_ENDED = 1; // the response has been written (or handed to the wri
 export const S_RELEASED = 2; // the context may no longer be used
 export const S_PENDING = 4; // the chain is running asynchronously
 export const S_CLOSE = 8; // close the connection after the response
-export const S_CLIENT_GONE = 16;
 
 const ABORTED_INDEX = 1 << 30;
 
@@ -648,10 +646,6 @@ export class RequestContext extends RequestView {
     failBody(this, err);
   }
 
-  /** @internal */
-  _takeChunks(): Buffer {
-    return takeChunks(this);
-  }
 }
 
 async function continueAfter(ctx: RequestContext, pending: PromiseLike<unknown>): Promise<void> {

@@ -53,7 +53,7 @@ import {
 } from "../transport/layout.js";
 import { NativeTransport } from "../transport/native.js";
 import { MatchKind, METHOD_GET, METHOD_HEAD, METHOD_OPTIONS, Router, RouteGroup, type RouteInfo, type RouteMatch } from "../route/index.js";
-import { Context, needsContext, RequestContext, S_CLIENT_GONE, S_CLOSE, S_ENDED, S_PENDING, S_RELEASED, type ContextHost, type Handler } from "./context.js";
+import { Context, needsContext, RequestContext, S_CLOSE, S_ENDED, S_PENDING, S_RELEASED, type ContextHost, type Handler } from "./context.js";
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from "./options.js";
 import { endStream, OUT_NONE, releaseBody, settleDrain } from "./streaming.js";
 export type { InjectRequest, InjectResponse } from "./inject.js";
@@ -860,7 +860,6 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
     }
     for (let ctx = this.#bySlot[slot]; ctx; ctx = ctx._slotNext ?? undefined) {
       if (ctx._gen !== gen) continue;
-      ctx._state |= S_CLIENT_GONE;
       (ctx._c ??= new Context(ctx._deadline))._abort(err);
     }
   }
