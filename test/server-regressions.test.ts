@@ -304,4 +304,39 @@ test("BUG 3d: lingerTimeout releases a closed connection whose client keeps its 
   }
 });
 
+// An END marker with no bytes (a HEAD or empty-body response) queued behind
+// bytes the socket could not take yet: the writer used to send zero bytes
+// for ever once it reached it (a 100% CPU spin seen in CI).
+test("a bodiless response queued behind a large unsent one is written, no spin", async () => {
+  const { writeFileSync, mkdtempSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const dir = mkdtempSync(join(tmpdir(), "farad-spin-"));
+  writeFileSync(join(dir, "f.txt"), "file body");
+  const s = await startServer((app) => {
+    app.get("/big", (ctx) => ctx.data(200, "application/octet-stream", Buffer.alloc(16 << 20, 1)));
+    app.get("/f", (ctx) => ctx.file(join(dir, "f.txt")));
+  });
+  const c = await RawClient.connect(s.port);
+  try {
+    c.socket.pause();
+    // Nothing after the HEAD: its empty END marker is the last thing queued.
+    await c.write(get("/big") + "HEAD /f HTTP/1.1\r\nHost: x\r\n\r\n");
+    await until(() => s.app.stats().requests === 2, "both requests read");
+    await new Promise((r) => setTimeout(r, 50));
+    c.socket.resume();
+    const big = await c.readResponse({ timeout: 3000 });
+    assert.is(big.body.length, 16 << 20);
+    const head = await c.readResponse({ head: true, timeout: 3000 });
+    assert.is(head.status, 200);
+    assert.is(head.header("content-length"), "9");
+    // The connection is still served (the reactor is not stuck).
+    await c.write(get("/f"));
+    assert.is((await c.readResponse({ timeout: 3000 })).text(), "file body");
+  } finally {
+    c.destroy();
+    await s.close();
+  }
+});
+
 test.run();

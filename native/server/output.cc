@@ -251,19 +251,24 @@ void Server::flush_conn(Conn* c) {
     }
     size_t left = size_t(r);
     // Consume from the owned queue first, then from the shared pieces.
-    while (left > 0 && c->out.head && c->out.head->file_fd < 0) {
+    // Chunks with no bytes (an END or CLOSE marker after a HEAD or an empty
+    // body) are consumed too, even when nothing was sent: leaving them would
+    // make this loop send nothing for ever.
+    while (c->out.head && c->out.head->file_fd < 0) {
       OutChunk* o = c->out.head;
       size_t k = std::min<size_t>(left, o->len - o->sent);
       o->sent += uint32_t(k);
       c->out.bytes -= k;
       left -= k;
-      if (o->sent == o->len) {
-        if (o->flags & L::kRecClose) close_after = true;
-        OutChunk::destroy(c->out.pop());
-      }
+      if (o->sent != o->len) break;
+      if (o->flags & L::kRecClose) close_after = true;
+      OutChunk::destroy(c->out.pop());
+      if (close_after) break;
     }
+    // Shared pieces follow the owned queue: they are consumed only once it
+    // is empty (an empty CLOSE marker must not count as sent before it).
     size_t done = 0;
-    while (done < c->batch_iov.size()) {
+    while (c->out.head == nullptr && done < c->batch_iov.size()) {
       struct iovec& v = c->batch_iov[done];
       if (left < v.iov_len) {
         v.iov_base = static_cast<uint8_t*>(v.iov_base) + left;
