@@ -13,17 +13,12 @@
 #include <cstdint>
 
 #include "http1/errors.h"
+#include "http1/line_scan.h"
 #include "http1/scan.h"
 
 namespace farad::http1::detail {
 
 // Where a scan stands between feed() calls.
-struct LineScan {
-  size_t pos = 0;           // head bytes seen so far
-  size_t line_len = 0;      // bytes of the current line before its CR
-  uint32_t lines = 0;       // lines ended so far (start line + fields)
-  bool cr_pending = false;  // the previous byte was a CR
-};
 
 struct LineScanLimits {
   size_t max_head;         // bytes of the whole head

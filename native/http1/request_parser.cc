@@ -29,15 +29,12 @@ void HeadScanner::reset(const Limits& limits) {
   limits_ = limits;
   error_ = Error{};
   skipped_ = 0;
-  pos_ = 0;
-  line_len_ = 0;
-  lines_ = 0;
-  cr_pending_ = false;
+  scan_ = detail::LineScan{};
   phase_ = Phase::kPrefix;
 }
 
 size_t HeadScanner::skipped() const { return skipped_; }
-size_t HeadScanner::head_length() const { return pos_; }
+size_t HeadScanner::head_length() const { return scan_.pos; }
 const Error& HeadScanner::error() const { return error_; }
 
 HeadScanner::State HeadScanner::fail(Error e, size_t at, size_t* consumed) {
@@ -63,15 +60,15 @@ HeadScanner::State HeadScanner::feed(const uint8_t* data, size_t len, size_t* co
     // it so a stream of CRLFs cannot hold a connection in this state.
     for (; i < len; ++i) {
       const uint8_t c = data[i];
-      if (cr_pending_) {
+      if (scan_.cr_pending) {
         if (c != '\n') return fail(detail::fail(kBareCr, "CR not followed by LF"), i, consumed);
-        cr_pending_ = false;
+        scan_.cr_pending = false;
         skipped_ += 2;
       } else if (c == '\r') {
         if (skipped_ + 2 > kMaxSkipped)
           return fail(detail::fail(kEmptyLines, "too many empty lines before the request"), i,
                       consumed);
-        cr_pending_ = true;
+        scan_.cr_pending = true;
       } else if (c == '\n') {
         return fail(detail::fail(kBareLf, "bare LF before the request line"), i, consumed);
       } else {
@@ -85,15 +82,12 @@ HeadScanner::State HeadScanner::feed(const uint8_t* data, size_t len, size_t* co
     }
   }
 
-  LineScan scan{pos_, line_len_, lines_, cr_pending_};
+  LineScan scan = scan_;  // in locals while scanning (measured faster)
   const LineScanLimits lim{limits_.max_header_bytes, limits_.max_request_line,
                            limits_.max_headers};
   Error err;
   const LineScanResult r = scan_lines(&scan, data, len, &i, lim, kRequestScanErrors, &err);
-  pos_ = scan.pos;
-  line_len_ = scan.line_len;
-  lines_ = scan.lines;
-  cr_pending_ = scan.cr_pending;
+  scan_ = scan;
   if (r == LineScanResult::kError) return fail(err, i, consumed);
   *consumed = i;
   if (r == LineScanResult::kComplete) {

@@ -13,6 +13,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "http1/line_scan.h"
+
 namespace farad::http1 {
 
 struct Limits {
@@ -85,10 +87,7 @@ class HeadScanner {
   Limits limits_;
   Error error_;
   size_t skipped_ = 0;
-  size_t pos_ = 0;          // head bytes seen so far
-  size_t line_len_ = 0;     // bytes of the current line before its CR
-  uint32_t lines_ = 0;      // lines ended so far (request line + fields)
-  bool cr_pending_ = false; // the previous byte was a CR
+  detail::LineScan scan_;  // position, current line, lines ended, CR pending
   Phase phase_ = Phase::kPrefix;
 };
 

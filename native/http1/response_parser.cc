@@ -43,14 +43,11 @@ constexpr size_t kHttpSlashLen = sizeof(kHttpSlash) - 1;
 void ResponseScanner::reset(const ResponseLimits& limits) {
   limits_ = limits;
   error_ = Error{};
-  pos_ = 0;
-  line_len_ = 0;
-  lines_ = 0;
-  cr_pending_ = false;
+  scan_ = detail::LineScan{};
   phase_ = Phase::kHead;
 }
 
-size_t ResponseScanner::head_length() const { return pos_; }
+size_t ResponseScanner::head_length() const { return scan_.pos; }
 const Error& ResponseScanner::error() const { return error_; }
 
 ResponseScanner::State ResponseScanner::fail(Error e, size_t at, size_t* consumed) {
@@ -76,22 +73,19 @@ ResponseScanner::State ResponseScanner::feed(const uint8_t* data, size_t len, si
   // byte rather than at the header timeout. The check only reads: the line
   // scan below still counts these bytes (and reports the head-size limit
   // first where it falls inside them).
-  for (size_t j = 0; j < len && pos_ + j < kHttpSlashLen && pos_ + j < limits_.max_header_bytes;
+  for (size_t j = 0; j < len && scan_.pos + j < kHttpSlashLen && scan_.pos + j < limits_.max_header_bytes;
        ++j) {
-    if (data[j] != static_cast<uint8_t>(kHttpSlash[pos_ + j]))
+    if (data[j] != static_cast<uint8_t>(kHttpSlash[scan_.pos + j]))
       return fail(detail::fail(kBadStatusLine, "not an HTTP/1 response"), j, consumed);
   }
 
-  LineScan scan{pos_, line_len_, lines_, cr_pending_};
+  LineScan scan = scan_;  // in locals while scanning (measured faster)
   const LineScanLimits lim{limits_.max_header_bytes, limits_.max_header_bytes,
                            limits_.max_headers};
   Error err;
   size_t i = 0;
   const LineScanResult r = scan_lines(&scan, data, len, &i, lim, kResponseScanErrors, &err);
-  pos_ = scan.pos;
-  line_len_ = scan.line_len;
-  lines_ = scan.lines;
-  cr_pending_ = scan.cr_pending;
+  scan_ = scan;
   if (r == LineScanResult::kError) return fail(err, i, consumed);
   *consumed = i;
   if (r == LineScanResult::kComplete) {

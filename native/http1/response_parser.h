@@ -105,10 +105,7 @@ class ResponseScanner {
 
   ResponseLimits limits_;
   Error error_;
-  size_t pos_ = 0;           // head bytes seen so far
-  size_t line_len_ = 0;      // bytes of the current line before its CR
-  uint32_t lines_ = 0;       // lines ended so far (status line + fields)
-  bool cr_pending_ = false;  // the previous byte was a CR
+  detail::LineScan scan_;  // position, current line, lines ended, CR pending
   enum class Phase : uint8_t { kHead, kComplete, kError } phase_ = Phase::kHead;
 };
 

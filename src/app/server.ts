@@ -534,21 +534,21 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
 
   /** The handler chain for a request; makes ctx._c when a handler declares it. */
   #route(ctx: RequestContext, match = this.#match): Handler[] {
-    const chain = this.#lookup(ctx, ctx, match);
+    const chain = this.#lookup(ctx, match);
     if (ctx._c === null && ctx._route === null && needsContext(chain)) ctx._c = new Context(this.#host.deadline());
     return chain;
   }
 
-  #lookup(ctx: RequestContext, req: RequestContext, m: RouteMatch<Handler, RouteOptions>): Handler[] {
-    if (req._targetForm === FORM_ASTERISK) {
-      return this.#withMiddleware(req._methodCode === METHOD_OPTIONS ? this.#optionsAsterisk : this.#notFound);
+  #lookup(ctx: RequestContext, m: RouteMatch<Handler, RouteOptions>): Handler[] {
+    if (ctx._targetForm === FORM_ASTERISK) {
+      return this.#withMiddleware(ctx._methodCode === METHOD_OPTIONS ? this.#optionsAsterisk : this.#notFound);
     }
-    const start = req._pathStart();
-    const end = req._pathEnd();
-    let route = this.#router.find(req._methodCode, req._methodCode === 0 ? req._method() : undefined, req._buf, start, end, m, req._targetEnd());
+    const start = ctx._pathStart();
+    const end = ctx._pathEnd();
+    let route = this.#router.find(ctx._methodCode, ctx._methodCode === 0 ? ctx._method() : undefined, ctx._buf, start, end, m, ctx._targetEnd());
     // HEAD is GET without the body (RFC 9110 §9.3.2): without a HEAD route, use the GET one.
-    if (route === null && req._methodCode === METHOD_HEAD && m.kind !== MatchKind.REDIRECT) {
-      route = this.#router.find(METHOD_GET, undefined, req._buf, start, end, m, req._targetEnd());
+    if (route === null && ctx._methodCode === METHOD_HEAD && m.kind !== MatchKind.REDIRECT) {
+      route = this.#router.find(METHOD_GET, undefined, ctx._buf, start, end, m, ctx._targetEnd());
     }
     if (route !== null) {
       ctx._route = route;
