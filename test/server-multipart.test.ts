@@ -157,13 +157,19 @@ test("a 64 MiB file part streams with bounded memory; a slow consumer pauses the
             after = part.value;
             continue;
           }
-          let n = 0;
           for await (const chunk of part.stream) {
             h.update(chunk as Buffer);
             size += (chunk as Buffer).length;
-            // Slow until the reactor has had to pause for us (bounded): how
-            // many chunks that takes depends on the machine's speed (ASan).
-            if (!sawPaused && n++ < 2000) await sleep(4);
+            // Stall on the first chunk until the reactor has paused the
+            // socket for us (a stalled consumer must lead there, however
+            // fast the build is), sampling memory while stalled.
+            const stallUntil = Date.now() + 20_000;
+            while (!sawPaused && Date.now() < stallUntil) {
+              await sleep(5);
+              peak = Math.max(peak, app.stats().bufferedBytes);
+              lead = Math.max(lead, ctx._received - size);
+              if (app.stats().readPaused > 0) sawPaused = true;
+            }
             peak = Math.max(peak, app.stats().bufferedBytes);
             // Bytes taken off the socket but not yet consumed: held in JS.
             lead = Math.max(lead, ctx._received - size);
