@@ -10,7 +10,10 @@
         "native/reactor/reactor.cc",
         "native/http1/response.cc",
         "native/http1/request_parser.cc",
-        "native/http1/chunked.cc"
+        "native/http1/chunked.cc",
+        "native/http1/response_parser.cc",
+        "native/client/client.cc",
+        "native/client/handle.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

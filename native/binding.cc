@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include "client/handle.h"
 #include "http1/request_parser.h"
 #include "server/layout.h"
 #include "server/server.h"
@@ -345,6 +346,7 @@ class Addon : public Napi::Addon<Addon> {
   Addon(Napi::Env env, Napi::Object exports) {
     DefineAddon(exports, {
                              InstanceValue("ServerHandle", ServerHandle::Define(env)),
+                             InstanceValue("ClientHandle", farad::define_client_handle(env)),
                              InstanceValue("parseHead", Napi::Function::New(env, ParseHead)),
                              InstanceValue("layoutVersion", Napi::Number::New(env, 1)),
                          });

@@ -48,3 +48,7 @@ export {
   type MultipartReader,
   type Part,
 } from "./app/multipart.js";
+export { Client, type ClientOptions, type ClientRequest, type ClientMiddleware, type FullResponse, type ClientStats } from "./client/client.js";
+export { ClientResponse } from "./client/response.js";
+export { ClientError, ClientErrorCodes } from "./client/errors.js";
+export { type RequestOptions, type RetryOptions, type RequestBody, type HeaderInput } from "./client/request.js";

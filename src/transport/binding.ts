@@ -21,6 +21,17 @@ export interface NativeServerHandle {
   destroy(): void
 }
 
+export interface NativeClientHandle {
+  connect(ip: string, port: number, out: Uint32Array): number
+  write(slot: number, gen: number, bytes: Uint8Array, method: number): number
+  pause(slot: number, gen: number, paused: boolean): boolean
+  close(slot: number, gen: number): boolean
+  localPort(slot: number, gen: number): number
+  ref(on: boolean): void
+  openConnections(): number
+  destroy(): void
+}
+
 export interface NativeRegions {
   control: Int32Array
   events: Int32Array
@@ -37,6 +48,10 @@ export interface NativeAddon {
     onBatch: () => void,
     onBatchEnd: () => void,
   ) => NativeServerHandle
+  ClientHandle: new (
+    options: Record<string, number>,
+    onBatch: (events: Int32Array, bytes: Buffer | null) => void,
+  ) => NativeClientHandle
   parseHead(bytes: Uint8Array): number
   layoutVersion: number
 }

@@ -1,0 +1,496 @@
+/**
+ * The HTTP client: pools per origin on one native reactor, requests through
+ * a middleware chain, retries by policy, timeouts checked by one coarse
+ * tick, and a leak detector for responses nobody released.
+ *
+ * docs/client.md is the user's guide; the comments here say why.
+ */
+import { ClientError, ClientErrorCodes } from "./errors.js";
+import { Exchange, type ExchangeHost } from "./exchange.js";
+import { Transport } from "./connection.js";
+import { Pool, type PoolOptions } from "./pool.js";
+import {
+  IDEMPOTENT,
+  checkBody,
+  encodeHead,
+  methodCode,
+  parseTarget,
+  replayable,
+  type HeaderInput,
+  type RequestOptions,
+  type RetryOptions,
+} from "./request.js";
+import { ClientResponse } from "./response.js";
+import { isToken } from "../protocol/http1/encode.js";
+
+export interface ClientOptions {
+  /** Base for relative request URLs, e.g. "http://127.0.0.1:8080/api/". */
+  baseUrl?: string | URL;
+  /** Connections per origin (default 256). */
+  maxConnectionsPerHost?: number;
+  /** Requests waiting for a connection per origin before FARAD_ERR_POOL_QUEUE_FULL (default 10,000). */
+  maxQueue?: number;
+  /** ms a request may wait for a connection (default 10,000; 0 = no limit). */
+  queueTimeout?: number;
+  /** ms an idle connection is kept (default 10,000, as Hertz). */
+  maxIdleTime?: number;
+  /** Requests in flight per connection (default 1: no pipelining). */
+  pipelining?: number;
+  /** ms to establish a connection (default 1,000, as Hertz; 0 = no limit). */
+  connectTimeout?: number;
+  /** ms from sending a request to its response head (default 30,000; 0 = none). */
+  headersTimeout?: number;
+  /** ms without response body bytes while the body is being read (default 30,000; 0 = none). */
+  bodyTimeout?: number;
+  /** ms for a whole attempt, queue to last body byte (default 0 = none). */
+  timeout?: number;
+  /** Response bytes buffered ahead of the reader before reading pauses (default 256 KiB). */
+  highWaterMark?: number;
+  /** Unread response bytes release() reads and drops to keep the connection (default 256 KiB). */
+  maxDrainBytes?: number;
+  /** ms to wait for 100 Continue before sending the body anyway (default 1,000). */
+  expectContinueTimeout?: number;
+  /** Response head limits (defaults 16 KiB and 100 fields). */
+  maxHeaderBytes?: number;
+  maxHeaders?: number;
+  /** Retry policy for every request (default: one attempt, no retries). */
+  retry?: RetryOptions;
+  /** Headers sent with every request (a request's own headers come after). */
+  headers?: HeaderInput;
+  /**
+   * Reporting responses dropped without release(), close() or a full read:
+   * "stack" (default) records where each was made, "count" only counts,
+   * false turns the detector off.
+   */
+  leakDetection?: "stack" | "count" | false;
+  /** Called once per leaked response (default: process.emitWarning). */
+  onLeak?: (err: ClientError) => void;
+}
+
+/** A request as middleware sees it (mutable). */
+export interface ClientRequest extends RequestOptions {
+  method: string;
+}
+
+export type ClientMiddleware = (req: ClientRequest, next: (req: ClientRequest) => Promise<ClientResponse>) => Promise<ClientResponse>;
+
+/** What the helpers (get, post, ...) resolve to: the response with its whole body. */
+export interface FullResponse {
+  status: number;
+  statusText: string;
+  ok: boolean;
+  headers: Record<string, string | string[]>;
+  body: Buffer;
+  text(): string;
+  json<T = unknown>(): T;
+}
+
+export interface ClientStats {
+  /** Connections open or connecting, over all origins. */
+  connections: number;
+  idle: number;
+  /** Requests not yet finished (waiting, sending, or reading a response). */
+  inflight: number;
+  queued: number;
+  /** Responses reported by the leak detector. */
+  leakedResponses: number;
+}
+
+const DEFAULT_RETRY: Required<RetryOptions> = {
+  attempts: 1,
+  baseDelay: 100,
+  maxDelay: 2000,
+  statuses: [429, 502, 503, 504],
+  errors: [ClientErrorCodes.CONNECT, ClientErrorCodes.CONNECT_TIMEOUT, ClientErrorCodes.SOCKET_CLOSED],
+  nonIdempotent: false,
+};
+
+const kHelper = Symbol("farad.helper");
+
+function invalidOption(message: string): ClientError {
+  return new ClientError("FARAD_ERR_INVALID_OPTION", message);
+}
+
+function count(options: ClientOptions, key: keyof ClientOptions, dflt: number, min: number): number {
+  const v = options[key];
+  if (v === undefined) return dflt;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min) throw invalidOption(`client option ${key} must be an integer >= ${min}, got ${String(v)}`);
+  return v;
+}
+
+export class Client implements ExchangeHost {
+  readonly highWaterMark: number;
+  readonly maxDrainBytes: number;
+  readonly expectContinueTimeout: number;
+  readonly #base: URL | undefined;
+  readonly #pool: PoolOptions;
+  readonly #headersTimeout: number;
+  readonly #bodyTimeout: number;
+  readonly #timeout: number;
+  readonly #retry: Required<RetryOptions>;
+  readonly #headers: [string, string][];
+  readonly #leak: "stack" | "count" | false;
+  readonly #onLeak: (err: ClientError) => void;
+  readonly #maxHeaderBytes: number;
+  readonly #maxHeaders: number;
+  #transport: Transport | undefined;
+  readonly #pools = new Map<string, Pool>();
+  readonly #active = new Set<Exchange>();
+  #middleware: ClientMiddleware[] = [];
+  #chain: (req: ClientRequest) => Promise<ClientResponse>;
+  #tick: NodeJS.Timeout | undefined;
+  #tickMs: number;
+  #closed = false;
+  #leaked = 0;
+  readonly #registry: FinalizationRegistry<Exchange>;
+
+  constructor(options: ClientOptions = {}) {
+    if (options === null || typeof options !== "object") throw invalidOption("client options must be an object");
+    try {
+      this.#base = options.baseUrl === undefined ? undefined : new URL(String(options.baseUrl));
+    } catch {
+      throw invalidOption(`baseUrl is not a valid URL: ${String(options.baseUrl)}`);
+    }
+    this.#pool = {
+      maxConnections: count(options, "maxConnectionsPerHost", 256, 1),
+      maxQueue: count(options, "maxQueue", 10_000, 0),
+      queueTimeout: count(options, "queueTimeout", 10_000, 0),
+      maxIdleTime: count(options, "maxIdleTime", 10_000, 1),
+      pipelining: count(options, "pipelining", 1, 1),
+      connectTimeout: count(options, "connectTimeout", 1000, 0),
+    };
+    this.#headersTimeout = count(options, "headersTimeout", 30_000, 0);
+    this.#bodyTimeout = count(options, "bodyTimeout", 30_000, 0);
+    this.#timeout = count(options, "timeout", 0, 0);
+    this.highWaterMark = count(options, "highWaterMark", 256 * 1024, 1);
+    this.maxDrainBytes = count(options, "maxDrainBytes", 256 * 1024, 0);
+    this.expectContinueTimeout = count(options, "expectContinueTimeout", 1000, 0);
+    this.#maxHeaderBytes = count(options, "maxHeaderBytes", 16384, 64);
+    this.#maxHeaders = count(options, "maxHeaders", 100, 1);
+    this.#retry = mergeRetry(DEFAULT_RETRY, options.retry);
+    this.#headers = [];
+    if (options.headers !== undefined) {
+      // Validated once here, by encoding them against a dummy target.
+      encodeHead("GET", { origin: "", hostname: "", port: 0, hostHeader: "x", path: "/" }, options.headers);
+      const pairs = Symbol.iterator in options.headers ? [...(options.headers as Iterable<readonly [string, string]>)] : Object.entries(options.headers);
+      for (const [k, v] of pairs) {
+        if (v === undefined) continue;
+        for (const one of Array.isArray(v) ? v : [v]) this.#headers.push([k, String(one)]);
+      }
+    }
+    const leak = options.leakDetection ?? "stack";
+    if (leak !== "stack" && leak !== "count" && leak !== false) throw invalidOption(`leakDetection must be "stack", "count" or false`);
+    this.#leak = leak;
+    this.#onLeak = options.onLeak ?? ((err) => process.emitWarning(err.message, { code: err.code, detail: err.stack }));
+    this.#tickMs = tickFor([this.#pool.connectTimeout, this.#headersTimeout, this.#bodyTimeout, this.#timeout, this.#pool.queueTimeout]);
+    this.#chain = (req) => this.#dispatch(req);
+    this.#registry = new FinalizationRegistry((ex) => this.#leakedResponse(ex));
+  }
+
+  /** Adds client middleware: `async (req, next) => { ...; const res = await next(req); ...; return res; }`. */
+  use(mw: ClientMiddleware): this {
+    if (typeof mw !== "function") throw invalidOption("client.use() takes a function (req, next) => Promise<ClientResponse>");
+    this.#middleware.push(mw);
+    const list = this.#middleware.slice();
+    const run = (i: number, req: ClientRequest): Promise<ClientResponse> =>
+      i === list.length ? this.#dispatch(req) : list[i]!(req, (r) => run(i + 1, r));
+    this.#chain = (req) => run(0, req);
+    return this;
+  }
+
+  /**
+   * Sends a request; resolves when the response head arrives. The caller
+   * then reads the body (body, text(), json(), bytes()) or calls release()
+   * or close(): until then the response holds its connection.
+   */
+  request(options: RequestOptions): Promise<ClientResponse> {
+    if (this.#closed) return Promise.reject(new ClientError(ClientErrorCodes.CLIENT_CLOSED, "the client was closed"));
+    if (options === null || typeof options !== "object") return Promise.reject(new ClientError(ClientErrorCodes.INVALID_REQUEST, "request() takes an options object"));
+    const req = options as ClientRequest;
+    if (req.method === undefined) req.method = "GET";
+    return this.#chain(req);
+  }
+
+  get(url: string | URL, options?: Omit<RequestOptions, "url" | "method" | "body">): Promise<FullResponse> {
+    return this.#whole({ ...options, url, method: "GET" });
+  }
+  head(url: string | URL, options?: Omit<RequestOptions, "url" | "method" | "body">): Promise<FullResponse> {
+    return this.#whole({ ...options, url, method: "HEAD" });
+  }
+  delete(url: string | URL, options?: Omit<RequestOptions, "url" | "method">): Promise<FullResponse> {
+    return this.#whole({ ...options, url, method: "DELETE" });
+  }
+  post(url: string | URL, body?: RequestOptions["body"], options?: Omit<RequestOptions, "url" | "method" | "body">): Promise<FullResponse> {
+    return this.#whole({ ...options, url, method: "POST", body });
+  }
+  put(url: string | URL, body?: RequestOptions["body"], options?: Omit<RequestOptions, "url" | "method" | "body">): Promise<FullResponse> {
+    return this.#whole({ ...options, url, method: "PUT", body });
+  }
+  patch(url: string | URL, body?: RequestOptions["body"], options?: Omit<RequestOptions, "url" | "method" | "body">): Promise<FullResponse> {
+    return this.#whole({ ...options, url, method: "PATCH", body });
+  }
+
+  async #whole(req: ClientRequest): Promise<FullResponse> {
+    (req as unknown as Record<symbol, boolean>)[kHelper] = true;
+    const res = await this.request(req);
+    let body: Buffer;
+    try {
+      body = await res.bytes();
+    } finally {
+      res.release();
+    }
+    return {
+      status: res.status,
+      statusText: res.statusText,
+      ok: res.ok,
+      headers: res.headers,
+      body,
+      text: () => body.toString("utf8"),
+      json: <T>() => JSON.parse(body.toString("utf8")) as T,
+    };
+  }
+
+  stats(): ClientStats {
+    let connections = 0;
+    let idle = 0;
+    let queued = 0;
+    for (const p of this.#pools.values()) {
+      connections += p.conns.size;
+      idle += p.idle.length;
+      queued += p.waiting.length;
+    }
+    return { connections, idle, inflight: this.#active.size, queued, leakedResponses: this.#leaked };
+  }
+
+  /** Fails what is in flight with FARAD_ERR_CLIENT_CLOSED and closes every connection. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const err = new ClientError(ClientErrorCodes.CLIENT_CLOSED, "the client was closed");
+    for (const p of this.#pools.values()) p.closeAll(err);
+    for (const ex of [...this.#active]) ex.abort(err);
+    this.#pools.clear();
+    if (this.#tick !== undefined) clearInterval(this.#tick);
+    this.#tick = undefined;
+    this.#transport?.destroy();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+  }
+
+  // --- dispatch ---
+
+  async #dispatch(req: ClientRequest): Promise<ClientResponse> {
+    if (this.#closed) throw new ClientError(ClientErrorCodes.CLIENT_CLOSED, "the client was closed");
+    const method = req.method;
+    if (typeof method !== "string" || !isToken(method)) throw new ClientError(ClientErrorCodes.INVALID_REQUEST, `method ${JSON.stringify(method)} is not a token`);
+    if (method === "CONNECT") throw new ClientError(ClientErrorCodes.INVALID_REQUEST, "CONNECT is not supported by request()");
+    checkBody(req.body);
+    const target = parseTarget(req.url, this.#base);
+    const headers = this.#headers.length === 0 ? req.headers : mergeHeaders(this.#headers, req.headers);
+    const head = encodeHead(method, target, headers);
+    const policy = req.retry === false ? DEFAULT_RETRY : req.retry === undefined ? this.#retry : mergeRetry(this.#retry, req.retry);
+    const attempts = req.retry === false ? 1 : policy.attempts;
+    // Only a body that can be sent twice is ever retried; a non-idempotent
+    // method only when the caller says it is safe.
+    const canRetry = replayable(req.body) && (req.idempotent === true || IDEMPOTENT.has(method));
+    const retryAny = canRetry || (replayable(req.body) && policy.nonIdempotent);
+    const timeouts = {
+      connect: optMs(req.connectTimeout, this.#pool.connectTimeout, "connectTimeout"),
+      headers: optMs(req.headersTimeout, this.#headersTimeout, "headersTimeout"),
+      body: optMs(req.bodyTimeout, this.#bodyTimeout, "bodyTimeout"),
+      total: optMs(req.timeout, this.#timeout, "timeout"),
+    };
+    const pool = this.#poolFor(target.origin, target.hostname, target.port);
+    const watched = this.#leak !== false && (req as unknown as Record<symbol, boolean>)[kHelper] !== true;
+    const site = watched && this.#leak === "stack" ? new Error("the leaked response was created here") : undefined;
+    let fresh = false;
+    let staleRetried = false;
+    for (let attempt = 1; ; attempt++) {
+      const ex = new Exchange(this, pool, method, methodCode(method), head, req.body, timeouts.connect, timeouts.headers, timeouts.body, timeouts.total, req.signal);
+      ex.watched = watched;
+      ex.site = site;
+      this.#ensureTick(timeouts);
+      try {
+        const res = await ex.start(fresh);
+        fresh = false;
+        if (attempt < attempts && retryAny && policy.statuses.includes(res.status)) {
+          const delay = retryAfter(res.header("retry-after"), policy.maxDelay) ?? backoff(policy, attempt);
+          res.release();
+          await sleep(delay, req.signal);
+          continue;
+        }
+        return res;
+      } catch (e) {
+        const err = e as ClientError;
+        // A pooled connection the server had closed: send once more on a
+        // fresh one, whatever the policy (nothing reached the server).
+        if (!staleRetried && canRetry && ex.reusedConnection && !ex.responseStarted && err.code === ClientErrorCodes.SOCKET_CLOSED) {
+          staleRetried = true;
+          fresh = true;
+          attempt--;
+          continue;
+        }
+        if (attempt < attempts && retryAny && !ex.responseStarted && policy.errors.includes(err.code)) {
+          await sleep(backoff(policy, attempt), req.signal);
+          continue;
+        }
+        throw err;
+      }
+    }
+  }
+
+  #poolFor(origin: string, hostname: string, port: number): Pool {
+    let p = this.#pools.get(origin);
+    if (p === undefined) {
+      this.#transport ??= new Transport({ maxHeaderBytes: this.#maxHeaderBytes, maxHeaders: this.#maxHeaders });
+      p = new Pool(this.#transport, hostname, port, this.#pool, () => this.#ensureTick(undefined));
+      this.#pools.set(origin, p);
+    }
+    return p;
+  }
+
+  // --- ExchangeHost ---
+
+  track(ex: Exchange): void {
+    this.#active.add(ex);
+    this.#transport!.hold();
+  }
+
+  untrack(ex: Exchange): void {
+    if (this.#active.delete(ex)) this.#transport!.unhold();
+  }
+
+  register(face: ClientResponse, ex: Exchange): void {
+    this.#registry.register(face, ex);
+  }
+
+  #leakedResponse(ex: Exchange): void {
+    if (ex.settled) return;
+    this.#leaked++;
+    ex.reclaim();
+    const err = new ClientError(
+      ClientErrorCodes.RESPONSE_LEAKED,
+      `a response (${ex.method} -> ${ex.status}) was garbage-collected without release(), close() or reading its body; its connection was closed. Call res.release() (or use \`await using\`)`,
+      ex.site ? { cause: ex.site } : undefined,
+    );
+    if (ex.site) err.stack = `${err.stack}\n    created ${ex.site.stack?.split("\n").slice(1).join("\n")}`;
+    try {
+      this.#onLeak(err);
+    } catch {
+      // A reporter that throws must not break the finalizer.
+    }
+  }
+
+  // --- timers: one coarse tick for every deadline ---
+
+  #ensureTick(t: { connect: number; headers: number; body: number; total: number } | undefined): void {
+    if (t !== undefined) {
+      const want = tickFor([t.connect, t.headers, t.body, t.total]);
+      if (want < this.#tickMs) {
+        this.#tickMs = want;
+        if (this.#tick !== undefined) {
+          clearInterval(this.#tick);
+          this.#tick = undefined;
+        }
+      }
+    }
+    if (this.#tick !== undefined || this.#closed) return;
+    this.#tick = setInterval(() => this.#onTick(), this.#tickMs);
+    this.#tick.unref();
+  }
+
+  #onTick(): void {
+    const now = performance.now();
+    for (const ex of this.#active) {
+      if (ex.deadline > 0 && ex.deadline <= now) {
+        ex.abort(new ClientError(ClientErrorCodes.REQUEST_TIMEOUT, `the request did not finish within ${ex.timeout} ms (timeout)`));
+      } else if (ex.headDeadline > 0 && ex.headDeadline <= now) {
+        ex.abort(new ClientError(ClientErrorCodes.HEADERS_TIMEOUT, `no response head within ${ex.headersTimeout} ms (headersTimeout)`));
+      } else if (ex.bodyIdleDeadline > 0 && ex.bodyIdleDeadline <= now) {
+        // A reader that is slow (the connection paused for it) is not the server's fault.
+        if (ex.conn?.paused) ex.bodyIdleDeadline = now + ex.bodyTimeout;
+        else ex.abort(new ClientError(ClientErrorCodes.BODY_TIMEOUT, `no response body bytes for ${ex.bodyTimeout} ms (bodyTimeout)`));
+      }
+    }
+    let idle = 0;
+    for (const p of this.#pools.values()) {
+      p.expire(now);
+      p.expireConnects(now);
+      p.sweep(now);
+      idle += p.conns.size;
+    }
+    if (this.#active.size === 0 && idle === 0 && this.#tick !== undefined) {
+      clearInterval(this.#tick);
+      this.#tick = undefined;
+    }
+  }
+}
+
+function tickFor(timeouts: number[]): number {
+  let min = Infinity;
+  for (const t of timeouts) if (t > 0 && t < min) min = t;
+  return min === Infinity ? 250 : Math.min(250, Math.max(5, Math.floor(min / 8)));
+}
+
+function optMs(v: number | undefined, dflt: number, name: string): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== "number" || !(v >= 0) || !Number.isFinite(v)) throw new ClientError(ClientErrorCodes.INVALID_REQUEST, `${name} must be a number of ms >= 0, got ${String(v)}`);
+  return v;
+}
+
+function mergeRetry(base: Required<RetryOptions>, over: RetryOptions | undefined): Required<RetryOptions> {
+  if (over === undefined) return base;
+  if (over === null || typeof over !== "object") throw invalidOption("retry must be an object");
+  const r = { ...base, ...over };
+  if (!Number.isInteger(r.attempts) || r.attempts < 1) throw invalidOption(`retry.attempts must be an integer >= 1, got ${String(r.attempts)}`);
+  if (!(r.baseDelay >= 0) || !(r.maxDelay >= 0)) throw invalidOption("retry delays must be >= 0");
+  if (!Array.isArray(r.statuses) || !Array.isArray(r.errors)) throw invalidOption("retry.statuses and retry.errors must be arrays");
+  return r;
+}
+
+function backoff(policy: Required<RetryOptions>, attempt: number): number {
+  // Full jitter (AWS architecture blog): uniform in [0, min(max, base * 2^n)].
+  return Math.random() * Math.min(policy.maxDelay, policy.baseDelay * 2 ** (attempt - 1));
+}
+
+function retryAfter(v: string | undefined, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  const s = Number(v);
+  if (Number.isFinite(s) && s >= 0) return Math.min(max, s * 1000);
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.min(max, Math.max(0, at - Date.now()));
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(new ClientError(ClientErrorCodes.ABORTED, "the request was aborted", { cause: signal.reason }));
+      return;
+    }
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new ClientError(ClientErrorCodes.ABORTED, "the request was aborted", { cause: signal!.reason }));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+function mergeHeaders(defaults: [string, string][], own: HeaderInput | undefined): [string, string][] {
+  if (own === undefined) return defaults;
+  const names = new Set<string>();
+  const pairs = Symbol.iterator in own ? [...(own as Iterable<readonly [string, string]>)] : Object.entries(own);
+  const add: [string, string][] = [];
+  for (const [k, v] of pairs) {
+    if (v === undefined) continue;
+    names.add(k.toLowerCase());
+    for (const one of Array.isArray(v) ? v : [v]) add.push([k, String(one)]);
+  }
+  // A request's own header replaces a default of the same name.
+  return defaults.filter(([k]) => !names.has(k.toLowerCase())).concat(add);
+}
