@@ -242,8 +242,11 @@ export class Connection {
     if (this.state === C_CLOSED) return;
     if (this.closeAfter || !ex.requestSent || this.expiresAt <= performance.now()) {
       this.close();
-    } else if (this.exchanges.length === 0) {
-      this.pool.put(this);
+    } else {
+      // Paused for a reader that the whole body reached in the same turn:
+      // the next response must be read.
+      if (this.paused) this.pause(false);
+      if (this.exchanges.length === 0) this.pool.put(this);
     }
   }
 
