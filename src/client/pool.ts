@@ -68,13 +68,15 @@ export class Pool {
         }
       }
     }
-    if (this.waiting.length >= this.options.maxQueue) {
+    // maxQueue counts requests with no connection on its way for them.
+    const canOpen = this.conns.size < this.options.maxConnections;
+    if (!canOpen && this.waiting.length - this.connecting >= this.options.maxQueue) {
       ex.fail(new ClientError(ClientErrorCodes.QUEUE_FULL, `the pool for ${this.hostname}:${this.port} has ${this.waiting.length} requests waiting (maxQueue)`));
       return;
     }
     ex.queueDeadline = this.options.queueTimeout > 0 ? now + this.options.queueTimeout : 0;
     this.waiting.push(ex);
-    if (this.conns.size < this.options.maxConnections && this.connecting < this.waiting.length) this.#open(ex.connectTimeout);
+    if (canOpen && this.connecting < this.waiting.length) this.#open(ex.connectTimeout);
   }
 
   /** A waiting exchange gave up (abort, timeout). */
