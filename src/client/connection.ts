@@ -178,8 +178,8 @@ export class Connection {
     }
   }
 
-  /** Gives up a connect in progress (timeout, DNS failure, client closed). */
-  abortConnect(err: ClientError): void {
+  /** Gives up a connect in progress (timeout, DNS failure, client closed; null: nobody needs it). */
+  abortConnect(err: ClientError | null): void {
     if (this.state !== C_CONNECTING) return;
     this.state = C_CLOSED;
     if (this.slot >= 0) {

@@ -82,7 +82,19 @@ export class Pool {
   /** A waiting exchange gave up (abort, timeout). */
   dequeue(ex: Exchange): void {
     const i = this.waiting.indexOf(ex);
-    if (i >= 0) this.waiting.splice(i, 1);
+    if (i < 0) return;
+    this.waiting.splice(i, 1);
+    // A connect nobody waits for any more is given up, not left to hang
+    // until its timeout.
+    if (this.connecting > this.waiting.length) {
+      for (const c of this.conns) {
+        if (!c.connected) {
+          c.fallbacks = [];
+          c.abortConnect(null);
+          break;
+        }
+      }
+    }
   }
 
   /** A connection finished its last response and may be reused. */
@@ -102,8 +114,8 @@ export class Pool {
     this.put(c);
   }
 
-  /** A connect failed (refused, timed out, name not resolved). */
-  connectFailed(c: Connection, err: ClientError): void {
+  /** A connect failed (refused, timed out, name not resolved); null: cancelled. */
+  connectFailed(c: Connection, err: ClientError | null): void {
     if (!this.conns.delete(c)) return;
     this.connecting--;
     if (c.fallbacks.length > 0) {
@@ -115,6 +127,7 @@ export class Pool {
     }
     // The oldest waiter takes the failure: one failed connect, one failed
     // request, so a down server fails requests at the rate they arrive.
+    if (err === null) return;
     const ex = this.waiting.shift();
     if (ex !== undefined) ex.fail(err);
   }
