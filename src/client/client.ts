@@ -53,6 +53,8 @@ export interface ClientOptions {
   /** Response head limits (defaults 16 KiB and 100 fields). */
   maxHeaderBytes?: number;
   maxHeaders?: number;
+  /** Bytes of a chunked response's trailer section (default 16 KiB). */
+  maxTrailerBytes?: number;
   /** Retry policy for every request (default: one attempt, no retries). */
   retry?: RetryOptions;
   /** Headers sent with every request (a request's own headers come after). */
@@ -133,6 +135,7 @@ export class Client implements ExchangeHost {
   readonly #onLeak: (err: ClientError) => void;
   readonly #maxHeaderBytes: number;
   readonly #maxHeaders: number;
+  readonly #maxTrailerBytes: number;
   #transport: Transport | undefined;
   readonly #pools = new Map<string, Pool>();
   readonly #active = new Set<Exchange>();
@@ -165,8 +168,9 @@ export class Client implements ExchangeHost {
     this.highWaterMark = count(options, "highWaterMark", 256 * 1024, 1);
     this.maxDrainBytes = count(options, "maxDrainBytes", 256 * 1024, 0);
     this.expectContinueTimeout = count(options, "expectContinueTimeout", 1000, 0);
-    this.#maxHeaderBytes = count(options, "maxHeaderBytes", 16384, 64);
+    this.#maxHeaderBytes = count(options, "maxHeaderBytes", 16384, 1);
     this.#maxHeaders = count(options, "maxHeaders", 100, 1);
+    this.#maxTrailerBytes = count(options, "maxTrailerBytes", 16384, 0);
     this.#retry = mergeRetry(DEFAULT_RETRY, options.retry);
     this.#headers = [];
     if (options.headers !== undefined) {
@@ -344,7 +348,7 @@ export class Client implements ExchangeHost {
   #poolFor(origin: string, hostname: string, port: number): Pool {
     let p = this.#pools.get(origin);
     if (p === undefined) {
-      this.#transport ??= new Transport({ maxHeaderBytes: this.#maxHeaderBytes, maxHeaders: this.#maxHeaders });
+      this.#transport ??= new Transport({ maxHeaderBytes: this.#maxHeaderBytes, maxHeaders: this.#maxHeaders, maxTrailerBytes: this.#maxTrailerBytes });
       p = new Pool(this.#transport, hostname, port, this.#pool, () => this.#ensureTick(undefined));
       this.#pools.set(origin, p);
     }
