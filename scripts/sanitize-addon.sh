@@ -15,7 +15,7 @@ cmake -S . -B build-asan-addon -DCMAKE_CXX_COMPILER=g++ -DCMAKE_BUILD_TYPE=Debug
 cmake --build build-asan-addon --target farad -j "$(nproc 2>/dev/null || echo 2)"
 
 node scripts/ensure-built.js >/dev/null
-pattern="${1:-server-.*\.test\.js$}"
+pattern="${1:-(server|client)-.*\.test\.js$}"
 # Node itself is not instrumented: preload the runtime, and leave leak
 # checking to the native tests (V8's own allocations would drown it here).
 export LD_PRELOAD="$(g++ -print-file-name=libasan.so)"

@@ -30,6 +30,7 @@ export const HEAD_HTTP11 = 1 << 6;
 export interface TransportOptions {
   maxHeaderBytes: number;
   maxHeaders: number;
+  maxTrailerBytes: number;
 }
 
 export class Transport {
@@ -41,7 +42,7 @@ export class Transport {
   constructor(options: TransportOptions) {
     const addon = loadNative();
     this.handle = new addon.ClientHandle(
-      { maxHeaderBytes: options.maxHeaderBytes, maxHeaders: options.maxHeaders },
+      { maxHeaderBytes: options.maxHeaderBytes, maxHeaders: options.maxHeaders, maxTrailerBytes: options.maxTrailerBytes },
       (ev, bytes) => this.#onBatch(ev, bytes),
     );
   }
