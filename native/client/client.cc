@@ -17,6 +17,7 @@ namespace farad {
 namespace {
 
 constexpr int kMaxEvents = 256;
+constexpr size_t kTurnBytes = 1 << 20;  // bytes read per turn before the batch goes to JS
 constexpr uint64_t kTimerTag = ~uint64_t(0);
 constexpr uint64_t kWakeTag = ~uint64_t(0) - 1;
 
@@ -249,10 +250,13 @@ void ClientCore::on_readable() {
         wake_pending_ = false;
         continue;
       }
+      // Enough bytes for one batch: level-triggered, the rest are reported
+      // again by the next wait, so JS gets moderate batches it can free young.
+      if (bytes_.size() >= kTurnBytes) break;
       Conn* c = find(uint32_t(t), uint32_t(t >> 32));
       if (c) on_conn_event(c, evs[i].events);  // else closed earlier this turn
     }
-    if (n < kMaxEvents) break;
+    if (n < kMaxEvents || bytes_.size() >= kTurnBytes) break;
   }
   in_turn_ = false;
   if (!events_.empty()) {
@@ -264,7 +268,7 @@ void ClientCore::on_readable() {
     batch_events_.clear();
     batch_bytes_.clear();
     // Keep the turn buffer's memory unless it grew past what one turn needs.
-    if (batch_bytes_.capacity() > (size_t(8) << 20)) batch_bytes_.shrink_to_fit();
+    batch_bytes_.release_if_over(size_t(8) << 20);
   }
   if (!events_.empty()) wake();
 }
@@ -334,11 +338,11 @@ int ClientCore::flush_out(Conn* c) {
 void ClientCore::read_conn(Conn* c) {
   for (uint32_t i = 0; i < opt_.reads_per_turn && c->open && !c->paused; ++i) {
     size_t base = bytes_.size();
-    bytes_.resize(base + opt_.read_size);
+    uint8_t* dst = bytes_.tail(opt_.read_size);
     ssize_t n;
-    do n = ::read(c->fd, bytes_.data() + base, opt_.read_size);
+    do n = ::read(c->fd, dst, opt_.read_size);
     while (n < 0 && errno == EINTR);
-    bytes_.resize(base + (n > 0 ? size_t(n) : 0));
+    if (n > 0) bytes_.commit(size_t(n));
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;
       fail(c, errno, nullptr);
@@ -526,11 +530,6 @@ void ClientCore::emit(ClientEvent type, const Conn* c, std::initializer_list<int
   wake();
 }
 
-size_t ClientCore::add_bytes(const void* p, size_t n) {
-  size_t off = bytes_.size();
-  auto* b = static_cast<const uint8_t*>(p);
-  bytes_.insert(bytes_.end(), b, b + n);
-  return off;
-}
+size_t ClientCore::add_bytes(const void* p, size_t n) { return bytes_.append(p, n); }
 
 }  // namespace farad

@@ -32,8 +32,12 @@
 #pragma once
 #include <sys/epoll.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <deque>
+#include <new>
 #include <memory>
 #include <string>
 #include <vector>
@@ -48,7 +52,7 @@ struct ClientOptions {
   http1::ResponseLimits limits;        // head bytes and header count
   uint32_t max_trailer_bytes = 16384;  // chunked trailer section
   uint32_t read_size = 65536;          // bytes asked of one read(2)
-  uint32_t reads_per_turn = 4;         // per connection, then the next one
+  uint32_t reads_per_turn = 2;         // per connection, then the next one
 };
 
 enum ClientEvent : int32_t {
@@ -70,6 +74,56 @@ enum ClientHeadFlag : int32_t {
   kHeadHasLength = 1 << 5,
   kHeadHttp11 = 1 << 6,
   kHeadOtherCoding = 1 << 7,
+};
+
+// A growable byte buffer that does not zero what it grows into (reads fill
+// it), unlike std::vector::resize, which cost a memset per read.
+class ByteBuffer {
+ public:
+  ByteBuffer() = default;
+  ~ByteBuffer() { std::free(data_); }
+  ByteBuffer(const ByteBuffer&) = delete;
+  ByteBuffer& operator=(const ByteBuffer&) = delete;
+  uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+  size_t capacity() const { return cap_; }
+  void clear() { size_ = 0; }
+  // Room for n more bytes at the end; commit() what was written there.
+  uint8_t* tail(size_t n) {
+    if (cap_ - size_ < n) grow(size_ + n);
+    return data_ + size_;
+  }
+  void commit(size_t n) { size_ += n; }
+  // Appends a copy; returns its offset.
+  size_t append(const void* p, size_t n) {
+    size_t off = size_;
+    if (n) std::memcpy(tail(n), p, n);
+    size_ += n;
+    return off;
+  }
+  void swap(ByteBuffer& o) {
+    std::swap(data_, o.data_);
+    std::swap(size_, o.size_);
+    std::swap(cap_, o.cap_);
+  }
+  void release_if_over(size_t max) {
+    if (cap_ <= max) return;
+    std::free(data_);
+    data_ = nullptr;
+    size_ = cap_ = 0;
+  }
+
+ private:
+  void grow(size_t need) {
+    size_t cap = std::max({need, cap_ * 2, size_t(65536)});
+    void* p = std::realloc(data_, cap);
+    if (!p) throw std::bad_alloc();
+    data_ = static_cast<uint8_t*>(p);
+    cap_ = cap;
+  }
+  uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+  size_t cap_ = 0;
 };
 
 class ClientSink {
@@ -166,9 +220,9 @@ class ClientCore {
   bool in_turn_ = false;
   bool wake_pending_ = false;
   std::vector<int32_t> events_;  // this turn's batch, being built
-  std::vector<uint8_t> bytes_;
+  ByteBuffer bytes_;
   std::vector<int32_t> batch_events_;  // the batch JS is reading
-  std::vector<uint8_t> batch_bytes_;
+  ByteBuffer batch_bytes_;
   std::unique_ptr<http1::HeaderField[]> fields_;
 };
 

@@ -16,7 +16,9 @@ import {
   methodCode,
   parseTarget,
   replayable,
+  type EncodedHead,
   type HeaderInput,
+  type Target,
   type RequestOptions,
   type RetryOptions,
 } from "./request.js";
@@ -138,6 +140,7 @@ export class Client implements ExchangeHost {
   readonly #maxTrailerBytes: number;
   #transport: Transport | undefined;
   readonly #pools = new Map<string, Pool>();
+  readonly #targets = new Map<string, { target: Target; heads: Map<string, EncodedHead> }>();
   readonly #active = new Set<Exchange>();
   #middleware: ClientMiddleware[] = [];
   #chain: (req: ClientRequest) => Promise<ClientResponse>;
@@ -291,9 +294,33 @@ export class Client implements ExchangeHost {
     if (typeof method !== "string" || !isToken(method)) throw new ClientError(ClientErrorCodes.INVALID_REQUEST, `method ${JSON.stringify(method)} is not a token`);
     if (method === "CONNECT") throw new ClientError(ClientErrorCodes.INVALID_REQUEST, "CONNECT is not supported by request()");
     checkBody(req.body);
-    const target = parseTarget(req.url, this.#base);
+    let target: Target;
+    let head: EncodedHead;
     const headers = this.#headers.length === 0 ? req.headers : mergeHeaders(this.#headers, req.headers);
-    const head = encodeHead(method, target, headers);
+    if (typeof req.url === "string") {
+      // Most programs call a handful of URLs over and over: parse each once,
+      // and encode its head once when no per-request headers change it.
+      let entry = this.#targets.get(req.url);
+      if (entry === undefined) {
+        if (this.#targets.size >= 1024) this.#targets.clear();
+        entry = { target: parseTarget(req.url, this.#base), heads: new Map() };
+        this.#targets.set(req.url, entry);
+      }
+      target = entry.target;
+      if (req.headers === undefined) {
+        let h = entry.heads.get(method);
+        if (h === undefined) {
+          h = encodeHead(method, target, headers);
+          entry.heads.set(method, h);
+        }
+        head = h;
+      } else {
+        head = encodeHead(method, target, headers);
+      }
+    } else {
+      target = parseTarget(req.url, this.#base);
+      head = encodeHead(method, target, headers);
+    }
     const policy = req.retry === false ? DEFAULT_RETRY : req.retry === undefined ? this.#retry : mergeRetry(this.#retry, req.retry);
     const attempts = req.retry === false ? 1 : policy.attempts;
     // Only a body that can be sent twice is ever retried; a non-idempotent

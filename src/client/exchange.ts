@@ -150,7 +150,9 @@ export class Exchange {
     const h = this.head;
     if (body === undefined || body === null) {
       const needsLength = this.methodCode === 3 || this.methodCode === 4 || this.methodCode === 9; // POST PUT PATCH
-      const bytes = Buffer.from(`${h.head}${needsLength ? "content-length: 0\r\n" : ""}\r\n`, "latin1");
+      // Encoded once per head (the client caches heads per URL and method);
+      // the core copies what the socket does not take at once.
+      const bytes = (h.bodyless ??= Buffer.from(`${h.head}${needsLength ? "content-length: 0\r\n" : ""}\r\n`, "latin1"));
       this.#written(conn.write(bytes, this.methodCode), true);
       return;
     }

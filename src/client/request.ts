@@ -111,6 +111,8 @@ export interface EncodedHead {
   expectContinue: boolean;
   /** The caller sent "Connection: close". */
   close: boolean;
+  /** The whole head for a request without a body, once built. */
+  bodyless?: Buffer;
 }
 
 const FORBIDDEN = new Set(["transfer-encoding", "upgrade", "keep-alive", "proxy-connection"]);
