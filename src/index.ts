@@ -52,3 +52,4 @@ export { Client, type ClientOptions, type ClientRequest, type ClientMiddleware, 
 export { ClientResponse } from "./client/response.js";
 export { ClientError, ClientErrorCodes } from "./client/errors.js";
 export { type RequestOptions, type RetryOptions, type RequestBody, type HeaderInput } from "./client/request.js";
+export { proxy, type ProxyOptions, type ProxyHandler, type ProxyBalancer } from "./client/proxy.js";

@@ -269,4 +269,35 @@ test("a response dropped without release is reported once, with where it was mad
   }
 });
 
+test("a reader suspended in for-await between slow chunks is not collected (no false leak report, no lost body)", async () => {
+  const raw = await rawServer((sock) =>
+    onHeads(sock, () => {
+      sock.write("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n");
+      let i = 0;
+      const t = setInterval(() => {
+        if (i++ < 8) sock.write("4\r\npart\r\n");
+        else {
+          clearInterval(t);
+          sock.write("0\r\n\r\n");
+        }
+      }, 15);
+      sock.on("close", () => clearInterval(t));
+    }),
+  );
+  const leaks: ClientError[] = [];
+  const client = new Client({ baseUrl: `http://127.0.0.1:${raw.port}`, onLeak: (e) => leaks.push(e) });
+  const collector = setInterval(gc, 3);
+  try {
+    const res = await client.request({ url: "/" });
+    let text = "";
+    for await (const c of res.body) text += (c as Buffer).toString();
+    assert.is(text, "part".repeat(8));
+    assert.is(leaks.length, 0);
+  } finally {
+    clearInterval(collector);
+    client.close();
+    await raw.close();
+  }
+});
+
 test.run();

@@ -81,6 +81,12 @@ export class Exchange {
   #complete = false;
   #error: ClientError | null = null;
   #stream: WeakRef<Readable> | null = null;
+  // The stream, held strongly while its reader waits for data: a reader
+  // suspended in for-await is otherwise reachable only through this
+  // exchange, and a weak reference alone would let it be collected mid-read.
+  // Dropped while the stream is full, so an abandoned one can be collected
+  // (and reported).
+  #streamHold: Readable | null = null;
   #collect: { resolve: (b: Buffer) => void; reject: (e: Error) => void } | null = null;
   #continue: (() => void) | null = null;
   #resolve: (r: ClientResponse) => void = noop;
@@ -288,7 +294,10 @@ export class Exchange {
       case M_STREAM: {
         const s = this.#stream?.deref();
         if (s === undefined || s.destroyed) return;
-        if (!s.push(chunk)) this.conn?.pause(true);
+        if (!s.push(chunk)) {
+          this.#streamHold = null;
+          this.conn?.pause(true);
+        }
         return;
       }
       case M_DRAIN:
@@ -311,6 +320,7 @@ export class Exchange {
     switch (this.#mode) {
       case M_STREAM: {
         const s = this.#stream?.deref();
+        this.#streamHold = null;
         if (s !== undefined && !s.destroyed) s.push(null);
         break;
       }
@@ -404,8 +414,12 @@ export class Exchange {
     this.#mode = M_STREAM;
     const s = new Readable({
       highWaterMark: this.host.highWaterMark,
-      read: () => this.conn?.pause(false),
+      read: () => {
+        this.#streamHold = s;
+        this.conn?.pause(false);
+      },
       destroy: (err, cb) => {
+        this.#streamHold = null;
         // Destroyed before the end by the reader: the connection cannot be
         // reused with an unread remainder.
         if (this.#mode === M_STREAM) {
@@ -506,7 +520,7 @@ export class Exchange {
   /** True when nothing was left to read or the caller released, closed or read it all. */
   get settled(): boolean {
     if (this.#mode === M_DONE || this.#mode === M_DRAIN || this.#mode === M_COLLECT) return true;
-    if (this.#mode === M_STREAM) return this.#stream?.deref() !== undefined;
+    if (this.#mode === M_STREAM) return this.#streamHold !== null || this.#stream?.deref() !== undefined;
     return this.#complete && this.#received === 0;
   }
 
