@@ -52,4 +52,27 @@ export { Client, type ClientOptions, type ClientRequest, type ClientMiddleware, 
 export { ClientResponse } from "./client/response.js";
 export { ClientError, ClientErrorCodes } from "./client/errors.js";
 export { type RequestOptions, type RetryOptions, type RequestBody, type HeaderInput } from "./client/request.js";
-export { proxy, type ProxyOptions, type ProxyHandler, type ProxyBalancer } from "./client/proxy.js";
+export { proxy, type ProxyOptions, type ProxyHandler } from "./client/proxy.js";
+export {
+  roundRobin,
+  weightedRandom,
+  leastInFlight,
+  p2cLatency,
+  BalanceErrorCodes,
+  type Balancer,
+  type BalancerOptions,
+  type Endpoint,
+  type EndpointState,
+  type EjectionOptions,
+  type Outcome,
+} from "./client/balance.js";
+export {
+  staticResolver,
+  dnsResolver,
+  ResolveErrorCodes,
+  type Resolver,
+  type StaticResolver,
+  type DnsResolverOptions,
+  type Address,
+  type AddressInput,
+} from "./client/resolve.js";

@@ -11,7 +11,7 @@ import { Readable } from "node:stream";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 
-import { Client, proxy } from "../src/index.js";
+import { Client, leastInFlight, proxy, roundRobin } from "../src/index.js";
 import { startServer, until, watchdog } from "./lib/server.js";
 
 watchdog(120_000);
@@ -223,6 +223,58 @@ test("256 MiB through the proxy each way, hash intact, memory bounded", async ()
     p.close();
     await s.close();
     await closeNode(up.server);
+  }
+});
+
+test("with a balancer: requests spread over the endpoints; a dead one is ejected and retries fail over", async () => {
+  const hits = [0, 0, 0];
+  const ups = await Promise.all([0, 1, 2].map((i) => upstream((_req, res) => {
+    hits[i]!++;
+    res.end(String(i));
+  })));
+  const dead = await upstream(() => {});
+  const deadPort = dead.port;
+  await closeNode(dead.server);
+  const endpoints = ups.map((u) => `127.0.0.1:${u.port}`);
+  // The client alone: round robin over three, in order.
+  const b1 = roundRobin({ resolver: endpoints });
+  const client = new Client({ balancer: b1 });
+  try {
+    const got: string[] = [];
+    for (let i = 0; i < 6; i++) got.push((await client.get("/")).text());
+    assert.equal(got, ["0", "1", "2", "0", "1", "2"]);
+  } finally {
+    client.close();
+    b1.close();
+  }
+  // A dead endpoint among them: ejected after its failures, and idempotent
+  // retries land on a live one meanwhile.
+  const b2 = leastInFlight({ resolver: [...endpoints, `127.0.0.1:${deadPort}`], ejection: { consecutiveFailures: 2 } });
+  const c2 = new Client({ balancer: b2, retry: { attempts: 3, baseDelay: 1, maxDelay: 2 } });
+  try {
+    for (let i = 0; i < 30; i++) assert.is((await c2.get("/")).status, 200);
+    const deadEp = b2.endpoints().find((e) => e.port === deadPort)!;
+    assert.is(deadEp.state, "ejected");
+    assert.ok(b2.endpoints().every((e) => e.inFlight === 0), "every start was ended");
+  } finally {
+    c2.close();
+    b2.close();
+  }
+  // Through the proxy.
+  const b3 = roundRobin({ resolver: endpoints });
+  const p = proxy({ balancer: b3 });
+  const s = await startServer((app) => app.any("/*path", p));
+  const c3 = new Client({ baseUrl: `http://127.0.0.1:${s.port}` });
+  try {
+    hits.fill(0);
+    for (let i = 0; i < 9; i++) assert.is((await c3.get("/x")).status, 200);
+    assert.equal(hits, [3, 3, 3]);
+  } finally {
+    c3.close();
+    p.close();
+    b3.close();
+    await s.close();
+    for (const u of ups) await closeNode(u.server);
   }
 });
 

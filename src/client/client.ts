@@ -5,6 +5,7 @@
  *
  * docs/client.md is the user's guide; the comments here say why.
  */
+import type { Balancer } from "./balance.js";
 import { ClientError, ClientErrorCodes } from "./errors.js";
 import { Exchange, type ExchangeHost } from "./exchange.js";
 import { Transport } from "./connection.js";
@@ -28,6 +29,14 @@ import { isToken } from "../protocol/http1/encode.js";
 export interface ClientOptions {
   /** Base for relative request URLs, e.g. "http://127.0.0.1:8080/api/". */
   baseUrl?: string | URL;
+  /**
+   * Picks the upstream for requests whose URL is a path ("/users/7"): each
+   * attempt (retries too) goes to balancer.pick(), and its outcome feeds the
+   * balancer (docs/client-balancing.md). Exclusive with baseUrl.
+   */
+  balancer?: Balancer;
+  /** Statuses counted as endpoint failures for the balancer (default 502, 503, 504). */
+  failureStatuses?: readonly number[];
   /** Connections per origin (default 256). */
   maxConnectionsPerHost?: number;
   /** Requests waiting for a connection per origin before FARAD_ERR_POOL_QUEUE_FULL (default 10,000). */
@@ -127,6 +136,8 @@ export class Client implements ExchangeHost {
   readonly maxDrainBytes: number;
   readonly expectContinueTimeout: number;
   readonly #base: URL | undefined;
+  readonly #balancer: Balancer | undefined;
+  readonly #failureStatuses: ReadonlySet<number>;
   readonly #pool: PoolOptions;
   readonly #headersTimeout: number;
   readonly #bodyTimeout: number;
@@ -157,6 +168,13 @@ export class Client implements ExchangeHost {
     } catch {
       throw invalidOption(`baseUrl is not a valid URL: ${String(options.baseUrl)}`);
     }
+    if (options.balancer !== undefined) {
+      const b = options.balancer as Partial<Balancer> | null;
+      if (b === null || typeof b !== "object" || typeof b.pick !== "function" || typeof b.end !== "function") throw invalidOption("balancer must be a Balancer (roundRobin(), leastInFlight(), ...)");
+      if (this.#base !== undefined) throw invalidOption("baseUrl and balancer are exclusive: a balancer picks the origin");
+    }
+    this.#balancer = options.balancer;
+    this.#failureStatuses = new Set(options.failureStatuses ?? [502, 503, 504]);
     this.#pool = {
       maxConnections: count(options, "maxConnectionsPerHost", 256, 1),
       maxQueue: count(options, "maxQueue", 10_000, 0),
@@ -297,7 +315,12 @@ export class Client implements ExchangeHost {
     let target: Target;
     let head: EncodedHead;
     const headers = this.#headers.length === 0 ? req.headers : mergeHeaders(this.#headers, req.headers);
-    if (typeof req.url === "string") {
+    const balanced = this.#balancer !== undefined && typeof req.url === "string" && req.url.startsWith("/");
+    if (balanced) {
+      // The origin is picked per attempt below; the head is encoded then.
+      target = parseTarget(req.url, new URL("http://balanced.invalid"));
+      head = encodeHead(method, target, headers);
+    } else if (typeof req.url === "string") {
       // Most programs call a handful of URLs over and over: parse each once,
       // and encode its head once when no per-request headers change it.
       let entry = this.#targets.get(req.url);
@@ -333,13 +356,27 @@ export class Client implements ExchangeHost {
       body: optMs(req.bodyTimeout, this.#bodyTimeout, "bodyTimeout"),
       total: optMs(req.timeout, this.#timeout, "timeout"),
     };
-    const pool = this.#poolFor(target.origin, target.hostname, target.port);
+    let pool = balanced ? (undefined as unknown as Pool) : this.#poolFor(target.origin, target.hostname, target.port);
     const watched = this.#leak !== false && (req as unknown as Record<symbol, boolean>)[kHelper] !== true;
     const site = watched && this.#leak === "stack" ? new Error("the leaked response was created here") : undefined;
     let fresh = false;
     let staleRetried = false;
     for (let attempt = 1; ; attempt++) {
+      let ep = null;
+      if (balanced) {
+        ep = this.#balancer!.pick(); // throws FARAD_ERR_NO_ENDPOINT when none is usable
+        const hostPort = ep.host.includes(":") ? `[${ep.host}]:${ep.port}` : `${ep.host}:${ep.port}`;
+        target = { origin: `http://${hostPort}`, hostname: ep.host, port: ep.port, hostHeader: hostPort, path: target.path };
+        head = encodeHead(method, target, headers);
+        pool = this.#poolFor(target.origin, target.hostname, target.port);
+      }
       const ex = new Exchange(this, pool, method, methodCode(method), head, req.body, timeouts.connect, timeouts.headers, timeouts.body, timeouts.total, req.signal);
+      if (ep !== null) {
+        ex.balancer = this.#balancer!;
+        ex.endpoint = ep;
+        ex.failureStatuses = this.#failureStatuses;
+        this.#balancer!.start(ep);
+      }
       ex.watched = watched;
       ex.site = site;
       this.#ensureTick(timeouts);

@@ -11,6 +11,7 @@
  */
 import { Readable } from "node:stream";
 
+import type { Balancer, Endpoint } from "./balance.js";
 import type { Connection } from "./connection.js";
 import { HEAD_BODY_MASK, HEAD_HTTP11, HEAD_INFORMATIONAL } from "./connection.js";
 import { ClientError, ClientErrorCodes, errnoName } from "./errors.js";
@@ -97,6 +98,12 @@ export class Exchange {
   site: Error | undefined;
   /** The caller gets the face (request()); helpers that read it whole do not register it. */
   watched = true;
+  /** The balancer and endpoint this attempt went to, told how it ended (once). */
+  balancer: Balancer | null = null;
+  endpoint: Endpoint | null = null;
+  failureStatuses: ReadonlySet<number> | null = null;
+  #t0 = 0;
+  #headMs = -1;
 
   constructor(
     readonly host: ExchangeHost,
@@ -123,14 +130,17 @@ export class Exchange {
       const signal = this.#signal;
       if (signal !== undefined) {
         if (signal.aborted) {
+          const err = abortError(signal);
+          this.#balanceEnd(err);
           this.state = S_DONE;
-          reject(abortError(signal));
+          reject(err);
           return;
         }
         this.#onAbort = () => this.abort(abortError(signal));
         signal.addEventListener("abort", this.#onAbort, { once: true });
       }
       this.state = S_QUEUED;
+      this.#t0 = performance.now();
       this.host.track(this);
       this.pool.acquire(this, fresh);
     });
@@ -277,6 +287,7 @@ export class Exchange {
     this.#flags = flags;
     this.state = S_BODY;
     this.headDeadline = 0;
+    this.#headMs = performance.now() - this.#t0;
     if (this.bodyTimeout > 0) this.bodyIdleDeadline = performance.now() + this.bodyTimeout;
     const face = new ClientResponse(this, this.status, (flags & HEAD_HTTP11) !== 0);
     if (this.watched) this.host.register(face, this);
@@ -316,6 +327,7 @@ export class Exchange {
   onEnd(): void {
     if (this.state !== S_BODY) return;
     this.#complete = true;
+    this.#balanceEnd(null);
     this.#finish();
     switch (this.#mode) {
       case M_STREAM: {
@@ -343,6 +355,7 @@ export class Exchange {
   /** Fails the exchange wherever it is. */
   fail(err: ClientError): void {
     if (this.state === S_DONE) return;
+    this.#balanceEnd(err);
     const wasBody = this.state === S_BODY;
     if (this.state === S_QUEUED) this.pool.dequeue(this);
     this.#finish();
@@ -395,8 +408,25 @@ export class Exchange {
     }
   }
 
+  // Tells the balancer how the attempt went: latency to the head, failure
+  // for transport errors, timeouts and the failure statuses; an abort by
+  // the caller says nothing about the endpoint.
+  #balanceEnd(err: ClientError | null): void {
+    const b = this.balancer;
+    if (b === null) return;
+    this.balancer = null;
+    const ep = this.endpoint!;
+    if (err !== null && (err.code === ClientErrorCodes.ABORTED || err.code === ClientErrorCodes.CLIENT_CLOSED || err.code === ClientErrorCodes.REQUEST_BODY)) {
+      b.cancel(ep);
+      return;
+    }
+    const ok = err === null ? !(this.failureStatuses?.has(this.status) ?? false) : this.#headMs >= 0 && !(this.failureStatuses?.has(this.status) ?? false);
+    b.end(ep, { ok, latencyMs: this.#headMs >= 0 ? this.#headMs : performance.now() - this.#t0 });
+  }
+
   // Gives up the connection mid-body (close(), or too much to drain).
   #abandon(): void {
+    this.#balanceEnd(null);
     const conn = this.conn;
     this.#mode = M_DONE;
     this.#chunks = [];

@@ -11,23 +11,17 @@
  * request is aborted when the downstream client goes away.
  */
 import type { RequestContext } from "../app/context.js";
+import type { Balancer } from "./balance.js";
 import { Client } from "./client.js";
 import { ClientError, ClientErrorCodes } from "./errors.js";
 import type { ClientResponse } from "./response.js";
 
-/** The part of a balancer (balance.ts) the proxy uses. */
-export interface ProxyBalancer {
-  pick(): { host: string; port: number };
-  start(ep: { host: string; port: number }): void;
-  end(ep: { host: string; port: number }, outcome: { ok: boolean; latencyMs: number }): void;
-}
-
 export interface ProxyOptions {
   /** Upstream origin, optionally with a base path: "http://10.0.0.5:8080/api". */
   target?: string | URL;
-  /** Picks an upstream per request instead of `target`. */
-  balancer?: ProxyBalancer;
-  /** The client to send with (default: one owned by this proxy, with the options below). */
+  /** Picks an upstream per request instead of `target` (each outcome feeds it back). */
+  balancer?: Balancer;
+  /** The client to send with, for `target` (default: one owned by this proxy). */
   client?: Client;
   /** Upstream timeouts (ms), passed to each request (defaults: the client's). */
   connectTimeout?: number;
@@ -40,7 +34,7 @@ export interface ProxyOptions {
   xForwarded?: boolean;
   /** Rewrites the path (with query) before it is appended to the target's base path. */
   rewrite?: (path: string) => string;
-  /** Treat these upstream statuses as failures for the balancer (default: 502, 503, 504). */
+  /** Upstream statuses counted as endpoint failures by the balancer (default: 502, 503, 504). */
   failureStatuses?: readonly number[];
 }
 
@@ -90,27 +84,18 @@ export function proxy(options: ProxyOptions): ProxyHandler {
     if (base.protocol !== "http:") throw invalid(`proxy target must be http: (TLS upstream is not implemented yet), got ${base.protocol}`);
   }
   const basePath = base ? base.pathname.replace(/\/$/, "") : "";
+  if (options.balancer !== undefined && options.client !== undefined) throw invalid("proxy(): with a balancer the proxy makes its own client; configure timeouts through the proxy options");
   const own = options.client === undefined;
-  const client = options.client ?? new Client({ leakDetection: false });
+  // With a balancer, the client picks each attempt's endpoint and reports
+  // its outcome (client.ts); a path URL is what selects that mode.
+  const client =
+    options.client ??
+    new Client({ leakDetection: false, balancer: options.balancer, failureStatuses: options.failureStatuses });
+  const origin = base ? base.origin : "";
   const xForwarded = options.xForwarded ?? true;
-  const failures = new Set(options.failureStatuses ?? [502, 503, 504]);
-  const balancer = options.balancer;
 
   const handler = (async (ctx: RequestContext): Promise<void> => {
     const path = options.rewrite ? options.rewrite(ctx.url) : ctx.url;
-    let origin: string;
-    let ep: { host: string; port: number } | undefined;
-    if (balancer !== undefined) {
-      try {
-        ep = balancer.pick();
-      } catch (e) {
-        ctx.string(503, `no upstream available: ${(e as Error).message}`);
-        return;
-      }
-      origin = `http://${ep.host.includes(":") ? `[${ep.host}]` : ep.host}:${ep.port}`;
-    } else {
-      origin = base!.origin;
-    }
 
     // Request headers, minus hop-by-hop ones and any Connection names.
     const reqHeaders = ctx.headers();
@@ -139,33 +124,25 @@ export function proxy(options: ProxyOptions): ProxyHandler {
       if (host !== undefined) out.push(["x-forwarded-host", host]);
     }
 
-    const started = performance.now();
     let res: ClientResponse;
-    balancer?.start(ep!);
-    let ok = false;
     try {
-      try {
-        res = await client.request({
-          url: `${origin}${basePath}${path}`,
-          method: ctx.method,
-          headers: out,
-          body: hasBody ? ctx.bodyStream() : undefined,
-          signal: ctx.context.signal,
-          connectTimeout: options.connectTimeout,
-          headersTimeout: options.headersTimeout,
-          bodyTimeout: options.bodyTimeout,
-          timeout: options.timeout,
-          retry: false,
-        });
-      } catch (e) {
-        answerFailure(ctx, e);
-        return;
-      }
-      ok = !failures.has(res.status);
-      await relay(ctx, res);
-    } finally {
-      balancer?.end(ep!, { ok, latencyMs: performance.now() - started });
+      res = await client.request({
+        url: `${origin}${basePath}${path}`,
+        method: ctx.method,
+        headers: out,
+        body: hasBody ? ctx.bodyStream() : undefined,
+        signal: ctx.context.signal,
+        connectTimeout: options.connectTimeout,
+        headersTimeout: options.headersTimeout,
+        bodyTimeout: options.bodyTimeout,
+        timeout: options.timeout,
+        retry: false,
+      });
+    } catch (e) {
+      answerFailure(ctx, e);
+      return;
     }
+    await relay(ctx, res);
   }) as ProxyHandler;
   handler.close = () => {
     if (own) client.close();
@@ -176,6 +153,11 @@ export function proxy(options: ProxyOptions): ProxyHandler {
 function answerFailure(ctx: RequestContext, e: unknown): void {
   if (ctx.context.aborted) return; // the downstream client left: nobody to answer
   const code = (e as ClientError).code;
+  if (code === "FARAD_ERR_NO_ENDPOINT") {
+    ctx.setHeader("x-farad-upstream-error", code);
+    ctx.string(503, "no upstream available");
+    return;
+  }
   const timeout =
     code === ClientErrorCodes.CONNECT_TIMEOUT ||
     code === ClientErrorCodes.HEADERS_TIMEOUT ||
