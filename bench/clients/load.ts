@@ -32,7 +32,8 @@ if (!spec) throw new Error(`unknown scenario ${scenario}`);
 type One = () => Promise<number>;
 
 function faradClient(): { one: One; close(): void } {
-  const client = new Client({ maxConnectionsPerHost: concurrency });
+  const leak = process.env.FARAD_LEAK === "count" ? "count" : process.env.FARAD_LEAK === "off" ? false : "stack";
+  const client = new Client({ maxConnectionsPerHost: concurrency, leakDetection: leak });
   const url = `${origin}${spec!.path}`;
   return {
     one: async () => {

@@ -119,6 +119,7 @@ const DEFAULT_RETRY: Required<RetryOptions> = {
 };
 
 const kHelper = Symbol("farad.helper");
+const kSite = Symbol("farad.site");
 
 function invalidOption(message: string): ClientError {
   return new ClientError("FARAD_ERR_INVALID_OPTION", message);
@@ -233,6 +234,11 @@ export class Client implements ExchangeHost {
     if (options === null || typeof options !== "object") return Promise.reject(new ClientError(ClientErrorCodes.INVALID_REQUEST, "request() takes an options object"));
     const req = options as ClientRequest;
     if (req.method === undefined) req.method = "GET";
+    // Where the caller asked, for the leak report: captured here, the
+    // caller's frame is two up, so a short trace (cheap) reaches it.
+    if (this.#leak === "stack" && (req as unknown as Record<symbol, unknown>)[kHelper] !== true) {
+      (req as unknown as Record<symbol, unknown>)[kSite] = captureSite();
+    }
     return this.#chain(req);
   }
 
@@ -358,7 +364,7 @@ export class Client implements ExchangeHost {
     };
     let pool = balanced ? (undefined as unknown as Pool) : this.#poolFor(target.origin, target.hostname, target.port);
     const watched = this.#leak !== false && (req as unknown as Record<symbol, boolean>)[kHelper] !== true;
-    const site = watched && this.#leak === "stack" ? new Error("the leaked response was created here") : undefined;
+    const site = watched ? ((req as unknown as Record<symbol, unknown>)[kSite] as Error | undefined) : undefined;
     let fresh = false;
     let staleRetried = false;
     for (let attempt = 1; ; attempt++) {
@@ -431,8 +437,23 @@ export class Client implements ExchangeHost {
   }
 
   register(face: ClientResponse, ex: Exchange): void {
-    this.#registry.register(face, ex);
+    // Registration is deferred to the next turn and skipped for responses
+    // settled by then (most are read at once): a FinalizationRegistry entry
+    // costs more than the rest of a small request. The list holds the face
+    // until then, so nothing is collected unwatched.
+    if (this.#watch.length === 0) setImmediate(this.#watchPending);
+    this.#watch.push(face, ex);
   }
+
+  readonly #watch: (ClientResponse | Exchange)[] = [];
+  readonly #watchPending = (): void => {
+    const w = this.#watch;
+    for (let i = 0; i < w.length; i += 2) {
+      const ex = w[i + 1] as Exchange;
+      if (!ex.settled) this.#registry.register(w[i] as ClientResponse, ex);
+    }
+    w.length = 0;
+  };
 
   #leakedResponse(ex: Exchange): void {
     if (ex.settled) return;
@@ -494,6 +515,16 @@ export class Client implements ExchangeHost {
       this.#tick = undefined;
     }
   }
+}
+
+// The caller's frames are what a leak report needs; a short trace keeps the
+// capture (which walks and translates optimized frames) cheap.
+function captureSite(): Error {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 4;
+  const e = new Error("the leaked response was created here");
+  Error.stackTraceLimit = limit;
+  return e;
 }
 
 function tickFor(timeouts: number[]): number {
