@@ -258,6 +258,49 @@ test("connect failures name the address and errno; localhost tries each address"
   }
 });
 
+test("Expect: 100-continue: the body waits for 100; a refusal skips it; a silent server gets it after expectContinueTimeout", async () => {
+  const n = await nodeServer((req, res) => {
+    let len = 0;
+    req.on("data", (c: Buffer) => (len += c.length));
+    req.on("end", () => res.end(`got ${len}`));
+  });
+  let continued = 0;
+  n.server.on("checkContinue", (req, res) => {
+    if (req.url === "/refuse") {
+      res.writeHead(413, { connection: "close" }).end("too big");
+      return;
+    }
+    continued++;
+    res.writeContinue();
+    n.server.emit("request", req, res);
+  });
+  const silent = await rawServer((sock) => {
+    let buf = "";
+    sock.on("data", (d: Buffer) => {
+      buf += d.toString("latin1");
+      const end = buf.indexOf("\r\n\r\n");
+      if (end >= 0 && buf.length - end - 4 >= 5) sock.write(`HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\nbody ${buf.slice(end + 4, end + 8)}`);
+    });
+  });
+  const client = new Client({ expectContinueTimeout: 50 });
+  try {
+    const ok = await client.post(`http://127.0.0.1:${n.port}/up`, "x".repeat(5000), { headers: { expect: "100-continue" } });
+    assert.is(ok.text(), "got 5000");
+    assert.is(continued, 1);
+    const streamed = await client.post(`http://127.0.0.1:${n.port}/up`, Readable.from([Buffer.alloc(70_000)]), { headers: { expect: "100-continue" } });
+    assert.is(streamed.text(), "got 70000");
+    const refused = await client.post(`http://127.0.0.1:${n.port}/refuse`, "y".repeat(5000), { headers: { expect: "100-continue" } });
+    assert.is(refused.status, 413);
+    assert.is(refused.text(), "too big");
+    const late = await client.post(`http://127.0.0.1:${silent.port}/`, "hello", { headers: { expect: "100-continue" } });
+    assert.is(late.text(), "body hell");
+  } finally {
+    client.close();
+    await closeNode(n.server);
+    await silent.close();
+  }
+});
+
 test("client middleware runs in order around the request and can change it", async () => {
   const n = await nodeServer((req, res) => res.end(String(req.headers["x-trace"])));
   const client = new Client({ baseUrl: `http://127.0.0.1:${n.port}` });
