@@ -547,6 +547,11 @@ export class Exchange {
     if (s !== undefined && !s.destroyed) s.destroy();
   }
 
+  /** The whole body has arrived and nobody has taken it yet. */
+  get bodyWaiting(): boolean {
+    return this.#complete && this.#mode === M_NONE && this.#error === null;
+  }
+
   /** True when nothing was left to read or the caller released, closed or read it all. */
   get settled(): boolean {
     if (this.#mode === M_DONE || this.#mode === M_DRAIN || this.#mode === M_COLLECT) return true;

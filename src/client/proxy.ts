@@ -57,6 +57,9 @@ const HOP_BY_HOP = new Set([
   "upgrade",
 ]);
 
+/** Request bodies up to this size (declared by Content-Length) are forwarded whole. */
+const SMALL_BODY = 64 * 1024;
+
 function invalid(message: string): ClientError {
   return new ClientError("FARAD_ERR_INVALID_OPTION", message);
 }
@@ -102,6 +105,7 @@ export function proxy(options: ProxyOptions): ProxyHandler {
     const named = connectionNamed(ctx.header("connection"));
     const out: [string, string][] = [];
     let hasBody = false;
+    let declared = -1;
     for (const [name, value] of reqHeaders) {
       const lower = name.toLowerCase();
       if (HOP_BY_HOP.has(lower) || named?.has(lower)) {
@@ -110,8 +114,11 @@ export function proxy(options: ProxyOptions): ProxyHandler {
       }
       if (lower === "host" && !options.preserveHost) continue;
       if (lower === "content-length") {
-        hasBody = value !== "0";
-        if (!hasBody) continue;
+        declared = Number(value);
+        hasBody = declared !== 0;
+        // A small body is forwarded whole and framed by the client; a large
+        // one streams and keeps its declared length.
+        if (declared <= SMALL_BODY) continue;
       }
       if (xForwarded && (lower === "x-forwarded-for" || lower === "x-forwarded-proto" || lower === "x-forwarded-host")) continue;
       out.push([name, value]);
@@ -130,7 +137,9 @@ export function proxy(options: ProxyOptions): ProxyHandler {
         url: `${origin}${basePath}${path}`,
         method: ctx.method,
         headers: out,
-        body: hasBody ? ctx.bodyStream() : undefined,
+        // A small declared body is read whole (one write upstream); anything
+        // else streams with flow control both ways.
+        body: !hasBody ? undefined : declared >= 0 && declared <= SMALL_BODY ? await ctx.body() : ctx.bodyStream(),
         signal: ctx.context.signal,
         connectTimeout: options.connectTimeout,
         headersTimeout: options.headersTimeout,
@@ -198,6 +207,12 @@ async function relay(ctx: RequestContext, res: ClientResponse): Promise<void> {
       ctx.flushHeaders();
     }
     ctx.end();
+    return;
+  }
+  if (res._ex.bodyWaiting) {
+    // The whole body came with the head (small responses): one buffer, one
+    // write, no stream machinery.
+    ctx.end(await res.bytes());
     return;
   }
   try {
