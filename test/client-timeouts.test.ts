@@ -203,4 +203,55 @@ test("retries: statuses with Retry-After, errors with backoff; only idempotent o
   }
 });
 
+test("a headers timeout listed in retry.errors is retried when no response byte had arrived", async () => {
+  let hits = 0;
+  const raw = await rawServer((sock) =>
+    onHeads(sock, () => {
+      if (++hits < 3) return; // silent twice, then answers
+      sock.write("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+    }),
+  );
+  const client = new Client({ baseUrl: `http://127.0.0.1:${raw.port}`, headersTimeout: 60, retry: { attempts: 3, baseDelay: 1, errors: ["FARAD_ERR_HEADERS_TIMEOUT"] } });
+  try {
+    assert.is((await client.get("/")).text(), "ok");
+    assert.is(hits, 3);
+    // Not listed (the default): one attempt.
+    hits = 0;
+    const err = await client.get("/", { retry: { attempts: 3, errors: [] } }).catch((e) => e);
+    assert.is(err.code, "FARAD_ERR_HEADERS_TIMEOUT");
+    assert.is(hits, 1);
+    // A large upload to a slow reader is not timed by headersTimeout.
+  } finally {
+    client.close();
+    await raw.close();
+  }
+});
+
+test("headersTimeout starts once the request is sent: a slow upload is not cut by it", async () => {
+  const total = 32 * 1024 * 1024; // far more than the socket buffers hold
+  const raw = await rawServer((sock) => {
+    let got = 0;
+    sock.pause();
+    setTimeout(() => sock.resume(), 400); // the server is busy for a while
+    sock.on("data", (d: Buffer) => {
+      got += d.length;
+      if (got >= total) sock.write("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+    });
+  });
+  const client = new Client({ baseUrl: `http://127.0.0.1:${raw.port}`, headersTimeout: 100 });
+  try {
+    const t0 = Date.now();
+    const r = await client.post("/", Buffer.alloc(total));
+    assert.is(r.text(), "ok");
+    assert.ok(Date.now() - t0 >= 350, "the upload really was held up");
+  } finally {
+    client.close();
+    await raw.close();
+  }
+});
+
+test("unknown client options are refused", () => {
+  assert.throws(() => new Client({ maxConnections: 5 } as never), /unknown client option "maxConnections"/);
+});
+
 test.run();

@@ -118,6 +118,12 @@ const DEFAULT_RETRY: Required<RetryOptions> = {
   nonIdempotent: false,
 };
 
+const CLIENT_OPTIONS = new Set([
+  "baseUrl", "balancer", "failureStatuses", "maxConnectionsPerHost", "maxQueue", "queueTimeout", "maxIdleTime",
+  "pipelining", "connectTimeout", "headersTimeout", "bodyTimeout", "timeout", "highWaterMark", "maxDrainBytes",
+  "expectContinueTimeout", "maxHeaderBytes", "maxHeaders", "maxTrailerBytes", "retry", "headers", "leakDetection", "onLeak",
+]);
+
 const kHelper = Symbol("farad.helper");
 const kSite = Symbol("farad.site");
 
@@ -164,6 +170,9 @@ export class Client implements ExchangeHost {
 
   constructor(options: ClientOptions = {}) {
     if (options === null || typeof options !== "object") throw invalidOption("client options must be an object");
+    for (const key of Object.keys(options)) {
+      if (!CLIENT_OPTIONS.has(key)) throw invalidOption(`unknown client option ${JSON.stringify(key)}`);
+    }
     try {
       this.#base = options.baseUrl === undefined ? undefined : new URL(String(options.baseUrl));
     } catch {
@@ -458,10 +467,10 @@ export class Client implements ExchangeHost {
   #leakedResponse(ex: Exchange): void {
     if (ex.settled) return;
     this.#leaked++;
-    ex.reclaim();
+    const closed = ex.reclaim();
     const err = new ClientError(
       ClientErrorCodes.RESPONSE_LEAKED,
-      `a response (${ex.method} -> ${ex.status}) was garbage-collected without release(), close() or reading its body; its connection was closed. Call res.release() (or use \`await using\`)`,
+      `a response (${ex.method} -> ${ex.status}) was garbage-collected without release(), close() or reading its body${closed ? "; it held its connection, which was closed" : ""}. Call res.release() (or use \`await using\`)`,
       ex.site ? { cause: ex.site } : undefined,
     );
     if (ex.site) err.stack = `${err.stack}\n    created ${ex.site.stack?.split("\n").slice(1).join("\n")}`;

@@ -42,8 +42,6 @@ export const ClientErrorCodes = Object.freeze({
   INVALID_REQUEST: "FARAD_ERR_INVALID_REQUEST",
   /** Reading the request body source failed; the request was aborted. */
   REQUEST_BODY: "FARAD_ERR_REQUEST_BODY",
-  /** The server answered with a status the helper treats as a failure (client.get with `throwOnError`). */
-  HTTP_STATUS: "FARAD_ERR_HTTP_STATUS",
 });
 
 export class ClientError extends FaradError {

@@ -157,7 +157,6 @@ export class Exchange {
     this.reusedConnection = conn.served > 0;
     this.state = S_SENT;
     conn.exchanges.push(this);
-    if (this.headersTimeout > 0) this.headDeadline = performance.now() + this.headersTimeout;
     this.#send(conn);
   }
 
@@ -222,7 +221,12 @@ export class Exchange {
       this.conn?.destroy(new ClientError(code, `writing the request failed: ${name}`, { errno: name }), this.responseStarted);
       return false;
     }
-    if (last) this.requestSent = true;
+    if (last) {
+      this.requestSent = true;
+      // The head timeout runs from the end of the request, as in undici: a
+      // slow upload is paced by flow control, not by this timer.
+      if (this.headersTimeout > 0 && this.state === S_SENT) this.headDeadline = performance.now() + this.headersTimeout;
+    }
     return true;
   }
 
@@ -389,7 +393,8 @@ export class Exchange {
   abort(err: ClientError): void {
     if (this.state === S_DONE) return;
     const conn = this.conn;
-    if (conn !== null && conn.open && this.state !== S_QUEUED) conn.destroy(err);
+    // Whether a response byte had arrived decides if a retry may follow.
+    if (conn !== null && conn.open && this.state !== S_QUEUED) conn.destroy(err, this.responseStarted);
     this.fail(err);
   }
 
@@ -560,13 +565,14 @@ export class Exchange {
   }
 
   /** Closes what a dropped response still holds (the leak detector's cleanup). */
-  reclaim(): void {
+  reclaim(): boolean {
     if (this.#complete || this.#error !== null || this.state !== S_BODY) {
       this.#mode = M_DONE;
       this.#chunks = [];
-      return;
+      return false;
     }
     this.#abandon();
+    return true;
   }
 
   // --- head accessors for the face ---
