@@ -224,10 +224,18 @@ export class Exchange {
     if (last) {
       this.requestSent = true;
       // The head timeout runs from the end of the request, as in undici: a
-      // slow upload is paced by flow control, not by this timer.
-      if (this.headersTimeout > 0 && this.state === S_SENT) this.headDeadline = performance.now() + this.headersTimeout;
+      // slow upload is paced by flow control, not by this timer. Bytes still
+      // queued in the core are not sent yet: start it when they drain.
+      if (this.headersTimeout > 0) {
+        if (r === 0) this.#armHead();
+        else this.conn?.drained().then(() => this.#armHead());
+      }
     }
     return true;
+  }
+
+  #armHead(): void {
+    if (this.state === S_SENT) this.headDeadline = performance.now() + this.headersTimeout;
   }
 
   async #pump(conn: Connection, body: AsyncIterable<Uint8Array | string>, length: number): Promise<void> {
