@@ -27,12 +27,10 @@ import {
   type Resolver,
   type Timers,
 } from "../src/client/resolve.js";
+import { watchdog } from "./lib/server.js";
 
 // Every wait below is bounded; this only fires on a bug.
-setTimeout(() => {
-  console.error("watchdog: client-balance.test still running after 20 s");
-  process.exit(1);
-}, 20_000).unref();
+watchdog(20_000);
 
 /** mulberry32: a small seeded PRNG, so random balancers are reproducible. */
 function seeded(seed: number): () => number {
