@@ -38,6 +38,9 @@ const CONNECTION_KEEP_ALIVE = Buffer.from("Connection: keep-alive\r\n");
 // Whole-response bodies bigger than this go to the reactor as their own
 // buffer instead of being copied into the shared region.
 const EXTERNAL_BODY = 64 * 1024;
+// Strings up to this many UTF-16 units are written on the guess that they
+// are ASCII (see write()); 3 bytes per unit are reserved for them.
+const GUESS_MAX = 16 * 1024;
 
 export class ResponseWriter {
   readonly #t: NativeTransport;
@@ -48,8 +51,13 @@ export class ResponseWriter {
   #flushQueued = false;
   // Keyed by the content-type line Buffer (callers reuse a few constant ones).
   readonly #prefixes = new Map<Buffer, Buffer[]>();
+  #lastStatus = -1;
+  #lastType: Buffer | null = null;
+  #lastPrefix: Buffer = NO_TYPE;
   #dateSec = -1;
-  #dateLine: Buffer = Buffer.alloc(0);
+  #dateLine: Buffer = NO_TYPE;
+  /** "\r\n" (ending Content-Length), the Date line and the empty line: the usual end of a head. */
+  #dateEnd: Buffer = NO_TYPE;
   readonly #flush = (): void => {
     this.#flushQueued = false;
     if (this.#control[C_OUT_RECORDS]! > 0) this.#t.handle.flush();
@@ -79,28 +87,33 @@ export class ResponseWriter {
     mode: number,
   ): void {
     const noBody = bodyless(status);
+    const head = (mode & M_HEAD) !== 0;
+    // A string's UTF-8 length is only known once it is encoded: a short one
+    // is written on the guess that it is ASCII (UTF-16 length = byte length)
+    // and rewritten if the guess was wrong, instead of scanning it twice.
+    const guess = typeof body === "string" && !noBody && !head && body.length <= GUESS_MAX;
     let bodyLen = 0;
-    if (body !== null && !noBody) bodyLen = typeof body === "string" ? utf8Length(body) : body.byteLength;
-    const sendBody = bodyLen > 0 && (mode & M_HEAD) === 0;
+    if (body !== null && !noBody) {
+      if (typeof body !== "string") bodyLen = body.byteLength;
+      else bodyLen = guess ? body.length : utf8Length(body);
+    }
+    const sendBody = bodyLen > 0 && !head;
     const prefix = this.#prefix(status, noBody ? null : contentType);
     const date = this.#date();
 
     let need = prefix.length + date.length + 48;
     if (headers !== null) for (let i = 0; i < headers.length; i++) need += headers[i]!.length + 2;
     const external = sendBody && bodyLen > EXTERNAL_BODY;
-    if (sendBody && !external) need += bodyLen;
+    if (sendBody && !external) need += guess ? 3 * bodyLen : bodyLen;
 
     let pos = this.#reserve(need);
     const out = this.#out;
     const start = pos;
     out.set(prefix, pos);
     pos += prefix.length;
-    if (!noBody) {
-      pos = writeUint(out, pos, bodyLen);
-      out[pos++] = 13;
-      out[pos++] = 10;
-    }
-    pos = writeTail(out, pos, date, mode, headers);
+    const lengthAt = pos;
+    if (!noBody) pos = writeUint(out, pos, bodyLen);
+    pos = this.#tail(out, pos, noBody, mode, headers);
     const flags = REC_END | (mode & M_CLOSE ? REC_CLOSE : 0);
     if (external) {
       this.#record(slot, gen, seq, start, pos - start, 0);
@@ -110,11 +123,41 @@ export class ResponseWriter {
       return;
     }
     if (sendBody) {
-      if (typeof body === "string") pos = writeUtf8(out, pos, body);
-      else pos += copyInto(out, pos, body!);
+      if (typeof body === "string") {
+        const end = writeUtf8(out, pos, body);
+        if (guess && end - pos !== bodyLen) {
+          // Not ASCII: the head said the wrong length; write it again.
+          bodyLen = end - pos;
+          pos = writeUint(out, lengthAt, bodyLen);
+          pos = this.#tail(out, pos, noBody, mode, headers);
+          pos = writeUtf8(out, pos, body);
+        } else {
+          pos = end;
+        }
+      } else {
+        pos += copyInto(out, pos, body!);
+      }
     }
     this.#record(slot, gen, seq, start, pos - start, flags);
     this.#control[C_OUT_USED] = pos;
+  }
+
+  /**
+   * Everything after the Content-Length digits (or the status line, for a
+   * bodyless status) up to the body. The common head (no Connection header,
+   * no handler headers) is one precomposed piece with the Date line.
+   */
+  #tail(out: Buffer, pos: number, noBody: boolean, mode: number, headers: string[] | null): number {
+    if (!noBody && headers === null && (mode & (M_CLOSE | M_KEEP_ALIVE)) === 0) {
+      const end = this.#dateEnd;
+      out.set(end, pos);
+      return pos + end.length;
+    }
+    if (!noBody) {
+      out[pos++] = 13;
+      out[pos++] = 10;
+    }
+    return writeTail(out, pos, this.#dateLine, mode, headers);
   }
 
   /**
@@ -172,6 +215,8 @@ export class ResponseWriter {
    * made once per (status, type) pair: one copy instead of three.
    */
   #prefix(status: number, contentType: Buffer | null): Buffer {
+    // Most servers answer the same (status, type) over and over.
+    if (status === this.#lastStatus && contentType === this.#lastType) return this.#lastPrefix;
     let byType = this.#prefixes.get(contentType ?? NO_TYPE);
     if (byType === undefined) {
       byType = [];
@@ -187,6 +232,9 @@ export class ResponseWriter {
       // Content types outside the callers' caches would grow this forever.
       if (this.#prefixes.size < 512) byType[status] = p;
     }
+    this.#lastStatus = status;
+    this.#lastType = contentType;
+    this.#lastPrefix = p;
     return p;
   }
 
@@ -221,7 +269,9 @@ export class ResponseWriter {
     const sec = this.#control[C_IN_BATCH] === 1 ? this.#control[C_NOW_SEC]! : Math.floor(Date.now() / 1000);
     if (sec !== this.#dateSec) {
       this.#dateSec = sec;
-      this.#dateLine = Buffer.from(`Date: ${new Date(sec * 1000).toUTCString()}\r\n`, "latin1");
+      const date = new Date(sec * 1000).toUTCString();
+      this.#dateLine = Buffer.from(`Date: ${date}\r\n`, "latin1");
+      this.#dateEnd = Buffer.from(`\r\nDate: ${date}\r\n\r\n`, "latin1");
     }
     return this.#dateLine;
   }
