@@ -21,6 +21,7 @@ import {
   E_SLOT,
   E_TARGET_LEN,
   E_TARGET_OFF,
+  EVENT_STRIDE,
   F_TARGET_FORM_SHIFT,
   HEADER_STRIDE,
 } from "../../transport/layout.js";
@@ -36,52 +37,90 @@ const METHODS = ["", "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS
  * The request fields and readers shared by every request object. The app
  * layer's RequestContext extends it, so one object per request carries both
  * (members are `_`-prefixed to stay out of the public API).
+ *
+ * Only what every request reads is copied out of the event row at
+ * construction; the rest is read from the row when asked (a context is made
+ * per request, so each field costs). The row is the shared event table
+ * during the batch and a copy of it once the request is detached.
  */
 export class RequestView {
   /** @internal */ _slot: number;
   /** @internal */ _gen: number;
   /** @internal */ _seq: number;
+  /** @internal */ _flags: number;
   /** @internal */ _buf: Buffer;
   /** @internal */ _rows: Int32Array;
   /** Subtracted from every absolute offset (non-zero once detached). */
   /** @internal */ _base: number;
-  /** @internal */ _rowBase: number;
-  /** @internal */ _headerCount: number;
-  /** @internal */ _methodCode: number;
-  /** @internal */ _methodLen: number;
-  /** @internal */ _versionMinor: number;
-  /** @internal */ _flags: number;
-  /** @internal */ _headOff: number;
-  /** @internal */ _headLen: number;
-  /** @internal */ _targetOff: number;
-  /** @internal */ _targetLen: number;
-  /** @internal */ _pathLen: number;
-  /** @internal */ _bodyOff: number;
-  /** @internal */ _bodyLen: number;
-  /** @internal */ _contentLength: number;
+  /** @internal The event table holding this request's row, and the row's index in it. */
+  _ev: Int32Array;
+  /** @internal */ _e: number;
 
   constructor(ev: Int32Array, i: number, input: Buffer, rows: Int32Array) {
     this._slot = ev[i + E_SLOT]!;
     this._gen = ev[i + E_GEN]!;
     this._seq = ev[i + E_SEQ]!;
+    this._flags = ev[i + E_FLAGS]!;
     this._buf = input;
     this._rows = rows;
     this._base = 0;
-    this._rowBase = ev[i + E_HEADER_INDEX]! * HEADER_STRIDE;
-    this._headerCount = ev[i + E_HEADER_COUNT]!;
-    const m = ev[i + E_METHOD]!;
-    this._methodCode = m & 0xff;
-    this._versionMinor = (m >> 8) & 0xff;
-    this._methodLen = m >>> 16;
-    this._flags = ev[i + E_FLAGS]!;
-    this._headOff = ev[i + E_HEAD_OFF]!;
-    this._headLen = ev[i + E_HEAD_LEN]!;
-    this._targetOff = ev[i + E_TARGET_OFF]!;
-    this._targetLen = ev[i + E_TARGET_LEN]!;
-    this._pathLen = ev[i + E_PATH_LEN]!;
-    this._bodyOff = ev[i + E_BODY_OFF]!;
-    this._bodyLen = ev[i + E_BODY_LEN]!;
-    this._contentLength = (ev[i + E_LENGTH_HI]! >>> 0) * 0x100000000 + (ev[i + E_LENGTH_LO]! >>> 0);
+    this._ev = ev;
+    this._e = i;
+  }
+
+  /** @internal */ get _rowBase(): number {
+    return this._ev[this._e + E_HEADER_INDEX]! * HEADER_STRIDE;
+  }
+
+  /** @internal */ get _headerCount(): number {
+    return this._ev[this._e + E_HEADER_COUNT]!;
+  }
+
+  /** @internal */ get _methodCode(): number {
+    return this._ev[this._e + E_METHOD]! & 0xff;
+  }
+
+  /** @internal */ get _versionMinor(): number {
+    return (this._ev[this._e + E_METHOD]! >> 8) & 0xff;
+  }
+
+  /** @internal */ get _methodLen(): number {
+    return this._ev[this._e + E_METHOD]! >>> 16;
+  }
+
+  /** @internal */ get _headOff(): number {
+    return this._ev[this._e + E_HEAD_OFF]!;
+  }
+
+  /** @internal */ get _headLen(): number {
+    return this._ev[this._e + E_HEAD_LEN]!;
+  }
+
+  /** @internal */ get _targetOff(): number {
+    return this._ev[this._e + E_TARGET_OFF]!;
+  }
+
+  /** @internal */ get _targetLen(): number {
+    return this._ev[this._e + E_TARGET_LEN]!;
+  }
+
+  /** @internal */ get _pathLen(): number {
+    return this._ev[this._e + E_PATH_LEN]!;
+  }
+
+  /** @internal */ get _bodyOff(): number {
+    return this._ev[this._e + E_BODY_OFF]!;
+  }
+
+  /** @internal */ get _bodyLen(): number {
+    return this._ev[this._e + E_BODY_LEN]!;
+  }
+
+  /** @internal Declared Content-Length (0 without one). */
+  get _contentLength(): number {
+    const ev = this._ev;
+    const e = this._e;
+    return (ev[e + E_LENGTH_HI]! >>> 0) * 0x100000000 + (ev[e + E_LENGTH_LO]! >>> 0);
   }
 
   /** @internal */ get _targetForm(): number {
@@ -99,8 +138,8 @@ export class RequestView {
   /** The path bytes [start, end) in `buf` coordinates (after detach too). */
   /** @internal */ _pathStart(): number {
     let s = this._targetOff - this._base;
-    const end = s + this._pathLen;
     if (this._targetForm === FORM_ABSOLUTE) {
+      const end = s + this._pathLen;
       // scheme "://" authority path: route on the path (RFC 9112 §3.2.2).
       const b = this._buf;
       let i = s;
@@ -153,16 +192,19 @@ export class RequestView {
     return out;
   }
 
-  /** Copies the head (and an inline body) out of the shared region. */
+  /** Copies the head (and an inline body) and the event row out of the shared regions. */
   /** @internal */ _detach(): void {
     if (this._base !== 0 || this._buf.length === 0) return;
     const start = this._headOff;
-    const end = Math.max(this._headOff + this._headLen, this._bodyOff + this._bodyLen);
+    const end = Math.max(start + this._headLen, this._bodyOff + this._bodyLen);
     this._buf = Buffer.from(this._buf.subarray(start, end));
     this._base = start;
-    const rows = this._rows.slice(this._rowBase, this._rowBase + this._headerCount * HEADER_STRIDE);
-    this._rows = rows;
-    this._rowBase = 0;
+    const rowBase = this._rowBase;
+    this._rows = this._rows.slice(rowBase, rowBase + this._headerCount * HEADER_STRIDE);
+    const row = this._ev.slice(this._e, this._e + EVENT_STRIDE);
+    row[E_HEADER_INDEX] = 0;
+    this._ev = row;
+    this._e = 0;
   }
 
   /** The inline body bytes (a view; copy before keeping). */
