@@ -198,33 +198,36 @@ class ContextExtension {
 
 const NO_HANDLERS: readonly Handler[] = Object.freeze([]);
 
+// Fields are `declare`d and assigned in the constructor, and super() has no
+// arguments (see RequestView).
 export class RequestContext extends RequestView {
-  /** @internal */ _host: ContextHost;
-  /** @internal */ _state: number;
-  /** @internal */ _handlers: readonly Handler[];
-  /** @internal */ _index: number;
-  /** @internal */ _route: Route<Handler, unknown> | null;
+  /** @internal */ declare _host: ContextHost;
+  /** @internal */ declare _state: number;
+  /** @internal */ declare _handlers: readonly Handler[];
+  /** @internal */ declare _index: number;
+  /** @internal */ declare _route: Route<Handler, unknown> | null;
   /**
    * @internal The router's reused match while it is still this request's:
    * a synchronous chain reads its params from it with no copy; a context
    * that goes async copies them first (_ownParams), before the next lookup.
    */
-  _match: RouteMatch<Handler, unknown> | null;
-  /** @internal */ _c: Context | null;
+  declare _match: RouteMatch<Handler, unknown> | null;
+  /** @internal */ declare _c: Context | null;
   // response
-  /** @internal */ _status: number;
-  /** @internal */ _ctype: Buffer | null;
-  /** @internal */ _headers: string[] | null;
-  /** @internal */ _body: string | Uint8Array | null;
+  /** @internal */ declare _status: number;
+  /** @internal */ declare _ctype: Buffer | null;
+  /** @internal */ declare _headers: string[] | null;
+  /** @internal */ declare _body: string | Uint8Array | null;
   /** @internal In-process requests (inject) hand the response here instead of to a socket. */
-  _capture: ((ctx: RequestContext, mode: number) => void) | null;
+  declare _capture: ((ctx: RequestContext, mode: number) => void) | null;
   /** @internal Timestamps (performance.now() ms), stamped only while a tracer is installed. */
-  _times: Timings | null;
+  declare _times: Timings | null;
   /** @internal See ContextExtension. */
-  _ext: ContextExtension | null;
+  declare _ext: ContextExtension | null;
 
   constructor(ev: Int32Array, i: number, input: Buffer, rows: Int32Array, host: ContextHost) {
-    super(ev, i, input, rows);
+    super();
+    this._view(ev, i, input, rows);
     this._host = host;
     this._state = 0;
     this._handlers = NO_HANDLERS;
