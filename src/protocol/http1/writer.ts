@@ -49,15 +49,17 @@ export class ResponseWriter {
   readonly #control: Int32Array;
   readonly #recordCap: number;
   #flushQueued = false;
-  // Keyed by the content-type line Buffer (callers reuse a few constant ones).
-  readonly #prefixes = new Map<Buffer, Buffer[]>();
+  /**
+   * Per content-type line Buffer (callers reuse a few constant ones), per
+   * status: the lead of a whole response's head (see #lead). Cleared when
+   * the second changes, since the leads hold the Date line.
+   */
+  readonly #leads = new Map<Buffer, Buffer[]>();
   #lastStatus = -1;
   #lastType: Buffer | null = null;
-  #lastPrefix: Buffer = NO_TYPE;
+  #lastLead: Buffer = NO_TYPE;
   #dateSec = -1;
   #dateLine: Buffer = NO_TYPE;
-  /** "\r\n" (ending Content-Length), the Date line and the empty line: the usual end of a head. */
-  #dateEnd: Buffer = NO_TYPE;
   readonly #flush = (): void => {
     this.#flushQueued = false;
     if (this.#control[C_OUT_RECORDS]! > 0) this.#t.handle.flush();
@@ -75,6 +77,12 @@ export class ResponseWriter {
    * Writes a complete response. `contentType` is a pre-encoded
    * "Content-Type: ...\r\n" line or null; `headers` is a flat
    * [name, value, ...] list of validated Latin-1 strings.
+   *
+   * The head is the lead (status line, Content-Type, Date and
+   * "Content-Length: ", one piece made once per second per status and
+   * type), the length, then Connection and the handler's headers: one copy
+   * and a few bytes for the usual response. Field order carries no meaning
+   * between different names (RFC 9110 §5.3).
    */
   write(
     slot: number,
@@ -98,10 +106,9 @@ export class ResponseWriter {
       else bodyLen = guess ? body.length : utf8Length(body);
     }
     const sendBody = bodyLen > 0 && !head;
-    const prefix = this.#prefix(status, noBody ? null : contentType);
-    const date = this.#date();
+    const lead = this.#lead(status, noBody ? null : contentType);
 
-    let need = prefix.length + date.length + 48;
+    let need = lead.length + 48;
     if (headers !== null) for (let i = 0; i < headers.length; i++) need += headers[i]!.length + 2;
     const external = sendBody && bodyLen > EXTERNAL_BODY;
     if (sendBody && !external) need += guess ? 3 * bodyLen : bodyLen;
@@ -109,11 +116,10 @@ export class ResponseWriter {
     let pos = this.#reserve(need);
     const out = this.#out;
     const start = pos;
-    out.set(prefix, pos);
-    pos += prefix.length;
+    out.set(lead, pos);
+    pos += lead.length;
     const lengthAt = pos;
-    if (!noBody) pos = writeUint(out, pos, bodyLen);
-    pos = this.#tail(out, pos, noBody, mode, headers);
+    pos = afterLead(out, pos, noBody ? -1 : bodyLen, mode, headers);
     const flags = REC_END | (mode & M_CLOSE ? REC_CLOSE : 0);
     if (external) {
       this.#record(slot, gen, seq, start, pos - start, 0);
@@ -127,9 +133,7 @@ export class ResponseWriter {
         const end = writeUtf8(out, pos, body);
         if (guess && end - pos !== bodyLen) {
           // Not ASCII: the head said the wrong length; write it again.
-          bodyLen = end - pos;
-          pos = writeUint(out, lengthAt, bodyLen);
-          pos = this.#tail(out, pos, noBody, mode, headers);
+          pos = afterLead(out, lengthAt, end - pos, mode, headers);
           pos = writeUtf8(out, pos, body);
         } else {
           pos = end;
@@ -140,24 +144,6 @@ export class ResponseWriter {
     }
     this.#record(slot, gen, seq, start, pos - start, flags);
     this.#control[C_OUT_USED] = pos;
-  }
-
-  /**
-   * Everything after the Content-Length digits (or the status line, for a
-   * bodyless status) up to the body. The common head (no Connection header,
-   * no handler headers) is one precomposed piece with the Date line.
-   */
-  #tail(out: Buffer, pos: number, noBody: boolean, mode: number, headers: string[] | null): number {
-    if (!noBody && headers === null && (mode & (M_CLOSE | M_KEEP_ALIVE)) === 0) {
-      const end = this.#dateEnd;
-      out.set(end, pos);
-      return pos + end.length;
-    }
-    if (!noBody) {
-      out[pos++] = 13;
-      out[pos++] = 10;
-    }
-    return writeTail(out, pos, this.#dateLine, mode, headers);
   }
 
   /**
@@ -211,30 +197,32 @@ export class ResponseWriter {
   }
 
   /**
-   * Status line, Content-Type line and "Content-Length: " as one piece,
-   * made once per (status, type) pair: one copy instead of three.
+   * Status line, Content-Type line, Date line and "Content-Length: " (no
+   * Content-Type or Content-Length for a bodyless status) as one piece.
    */
-  #prefix(status: number, contentType: Buffer | null): Buffer {
+  #lead(status: number, contentType: Buffer | null): Buffer {
+    this.#date();
     // Most servers answer the same (status, type) over and over.
-    if (status === this.#lastStatus && contentType === this.#lastType) return this.#lastPrefix;
-    let byType = this.#prefixes.get(contentType ?? NO_TYPE);
+    if (status === this.#lastStatus && contentType === this.#lastType) return this.#lastLead;
+    let byType = this.#leads.get(contentType ?? NO_TYPE);
     if (byType === undefined) {
       byType = [];
-      this.#prefixes.set(contentType ?? NO_TYPE, byType);
+      this.#leads.set(contentType ?? NO_TYPE, byType);
     }
     let p = byType[status];
     if (p === undefined) {
       const noBody = bodyless(status);
       const parts = [statusLine(status)];
       if (contentType !== null && !noBody) parts.push(contentType);
+      parts.push(this.#dateLine);
       if (!noBody) parts.push(CONTENT_LENGTH);
       p = Buffer.concat(parts);
       // Content types outside the callers' caches would grow this forever.
-      if (this.#prefixes.size < 512) byType[status] = p;
+      if (this.#leads.size < 512) byType[status] = p;
     }
     this.#lastStatus = status;
     this.#lastType = contentType;
-    this.#lastPrefix = p;
+    this.#lastLead = p;
     return p;
   }
 
@@ -269,18 +257,40 @@ export class ResponseWriter {
     const sec = this.#control[C_IN_BATCH] === 1 ? this.#control[C_NOW_SEC]! : Math.floor(Date.now() / 1000);
     if (sec !== this.#dateSec) {
       this.#dateSec = sec;
-      const date = new Date(sec * 1000).toUTCString();
-      this.#dateLine = Buffer.from(`Date: ${date}\r\n`, "latin1");
-      this.#dateEnd = Buffer.from(`\r\nDate: ${date}\r\n\r\n`, "latin1");
+      this.#dateLine = Buffer.from(`Date: ${new Date(sec * 1000).toUTCString()}\r\n`, "latin1");
+      this.#leads.clear();
+      this.#lastStatus = -1;
     }
     return this.#dateLine;
   }
 }
 
+/**
+ * After a lead: the Content-Length value (`length` < 0: none, a bodyless
+ * status), Connection, the handler's headers and the empty line.
+ */
+function afterLead(out: Buffer, pos: number, length: number, mode: number, headers: string[] | null): number {
+  if (length >= 0) {
+    pos = writeUint(out, pos, length);
+    out[pos++] = 13;
+    out[pos++] = 10;
+  }
+  if (headers === null && (mode & (M_CLOSE | M_KEEP_ALIVE)) === 0) {
+    out[pos++] = 13;
+    out[pos++] = 10;
+    return pos;
+  }
+  return writeFields(out, pos, mode, headers);
+}
+
 /** The end of every head: Date, Connection, the handler's headers, the empty line. */
 function writeTail(out: Buffer, pos: number, date: Buffer, mode: number, headers: string[] | null): number {
   out.set(date, pos);
-  pos += date.length;
+  return writeFields(out, pos + date.length, mode, headers);
+}
+
+/** Connection, the handler's headers, the empty line. */
+function writeFields(out: Buffer, pos: number, mode: number, headers: string[] | null): number {
   if (mode & M_CLOSE) {
     out.set(CONNECTION_CLOSE, pos);
     pos += CONNECTION_CLOSE.length;
