@@ -24,6 +24,9 @@ function routes(app: Server): void {
   app.get("/small", (ctx) => ctx.string(200, "small"));
   app.get("/utf8", (ctx) => ctx.string(200, "héllo €"));
   app.get("/json", (ctx) => ctx.json(200, { a: [1, "ü"] }));
+  // 5 characters, 10 bytes: the length gains a digit when the guess that a string is ASCII fails.
+  app.get("/utf8-digits", (ctx) => ctx.setHeader("X-After", "yes").string(200, "ééééé"));
+  app.get("/utf8-long", (ctx) => ctx.string(200, "€".repeat(3000)));
   app.get("/cookies", (ctx) => {
     ctx.addHeader("Set-Cookie", "a=1");
     ctx.addHeader("Set-Cookie", "b=2");
@@ -78,6 +81,25 @@ test("Content-Length counts UTF-8 bytes, not characters", async () => {
     assert.is(b!.header("content-type"), "application/json; charset=utf-8");
     assert.equal(b!.json(), { a: [1, "ü"] });
     assert.is(b!.header("content-length"), String(Buffer.byteLength(JSON.stringify({ a: [1, "ü"] }))));
+  } finally {
+    c.destroy();
+  }
+});
+
+test("a non-ASCII body whose byte length has more digits than its character count, with headers, GET and HEAD", async () => {
+  const c = await RawClient.connect(s.port);
+  try {
+    await c.write(get("/utf8-digits") + `HEAD /utf8-digits HTTP/1.1\r\nHost: t\r\n\r\n` + get("/utf8-long") + get("/small"));
+    const a = await c.readResponse();
+    assert.is(a.header("content-length"), "10");
+    assert.is(a.header("x-after"), "yes");
+    assert.is(a.text(), "ééééé");
+    const h = await c.readResponse({ head: true });
+    assert.is(h.header("content-length"), "10");
+    const [l, small] = await c.readResponses(2);
+    assert.is(l!.header("content-length"), "9000");
+    assert.is(l!.text(), "€".repeat(3000));
+    assert.is(small!.text(), "small");
   } finally {
     c.destroy();
   }

@@ -85,7 +85,8 @@ class Server {
 
   int reactor_fd() const { return reactor_.fd(); }
   // Drains the reactor's ready events (never blocks).
-  void on_readable();
+  // One reactor turn; returns the number of epoll events it handled.
+  int on_readable();
   // Applies the output records JS has left in shared memory.
   void flush();
   // Writes bytes that live outside the shared output region (a large body).

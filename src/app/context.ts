@@ -15,6 +15,7 @@ import type { Static, TObject } from "@sinclair/typebox";
 import { ErrorCodes, FaradError } from "../common/errors.js";
 import { isToken, isValidHeaderValue } from "../protocol/http1/encode.js";
 import { RequestView } from "../protocol/http1/request.js";
+import { F_BODY_END } from "../transport/layout.js";
 import {
   deliverBody,
   drain,
@@ -151,63 +152,154 @@ export interface Timings {
   writeDone: number;
 }
 
+/**
+ * The part of a request's state that only some requests need: a body read
+ * in body events, a streamed response, and the bookkeeping of a handler
+ * chain that went asynchronous. Made on first use, so a request answered
+ * synchronously allocates one small object (measured: construction cost
+ * grows with the field count, and fields holding doubles such as Infinity
+ * cost a heap number each). RequestContext exposes every field through an
+ * accessor of the old name (`_received`, `_out`, ...), so its users do not
+ * know where the state lives.
+ */
+class ContextExtension {
+  // request body streamed in body events
+  chunks: Buffer[] | null = null;
+  received = 0;
+  bodyDone: boolean;
+  bodyError: Error | null = null;
+  bodyWaiter: { resolve(b: Buffer): void; reject(e: Error): void } | null = null;
+  bodyMode = 0;
+  bodyPaused = false;
+  continued = false;
+  stream: Readable | null = null;
+  streamLimit = Infinity;
+  // streamed response (src/app/streaming.ts)
+  out = OUT_NONE;
+  chunked = false;
+  length = -1;
+  written = 0;
+  queued = 0;
+  gone = false;
+  endFlags = 0;
+  drainWaiter: { promise: Promise<void>; resolve(): void; reject(e: Error): void } | null = null;
+  // a pending chain: the server's lists, the deadline, params owned by the context
+  deadline = Infinity;
+  prev: RequestContext | null = null;
+  next: RequestContext | null = null;
+  slotNext: RequestContext | null = null;
+  params: number[] | null = null;
+  paramBuf: Uint8Array | null = null;
+
+  constructor(bodyDone: boolean) {
+    this.bodyDone = bodyDone;
+  }
+}
+
+const NO_HANDLERS: readonly Handler[] = Object.freeze([]);
+
+// Fields are `declare`d and assigned in the constructor, and super() has no
+// arguments (see RequestView).
 export class RequestContext extends RequestView {
-  /** @internal */ _host: ContextHost;
-  /** @internal */ _state = 0;
-  /** @internal */ _handlers: readonly Handler[] = [];
-  /** @internal */ _index = -1;
-  /** @internal */ _route: Route<Handler, unknown> | null = null;
-  /** @internal Param offsets owned by this context (see _ownParams). */
-  _params: number[] | null = null;
-  /** @internal */ _paramBuf: Uint8Array | null = null;
+  /** @internal */ declare _host: ContextHost;
+  /** @internal */ declare _state: number;
+  /** @internal */ declare _handlers: readonly Handler[];
+  /** @internal */ declare _index: number;
+  /** @internal */ declare _route: Route<Handler, unknown> | null;
   /**
    * @internal The router's reused match while it is still this request's:
    * a synchronous chain reads its params from it with no copy; a context
    * that goes async copies them first (_ownParams), before the next lookup.
    */
-  _match: RouteMatch<Handler, unknown> | null = null;
-  /** @internal */ _c: Context | null = null;
-  /** @internal */ _deadline = Infinity;
+  declare _match: RouteMatch<Handler, unknown> | null;
+  /** @internal */ declare _c: Context | null;
   // response
-  /** @internal */ _status = 200;
-  /** @internal */ _ctype: Buffer | null = null;
-  /** @internal */ _headers: string[] | null = null;
-  /** @internal */ _body: string | Uint8Array | null = null;
-  // request body streamed in body events
-  /** @internal */ _chunks: Buffer[] | null = null;
-  /** @internal */ _received = 0;
-  /** @internal */ _bodyDone = false;
-  /** @internal */ _bodyError: Error | null = null;
-  /** @internal */ _bodyWaiter: { resolve(b: Buffer): void; reject(e: Error): void } | null = null;
-  /** @internal */ _bodyMode = 0;
-  /** @internal */ _bodyPaused = false;
-  /** @internal */ _continued = false;
-  /** @internal */ _stream: Readable | null = null;
-  /** @internal */ _streamLimit = Infinity;
-  // streamed response (src/app/streaming.ts)
-  /** @internal */ _out = OUT_NONE;
-  /** @internal */ _chunked = false;
-  /** @internal Declared Content-Length of a streamed response, -1 if none. */
-  _length = -1;
-  /** @internal */ _written = 0;
-  /** @internal */ _queued = 0;
-  /** @internal */ _gone = false;
-  /** @internal */ _endFlags = 0;
-  /** @internal */ _drainWaiter: { promise: Promise<void>; resolve(): void; reject(e: Error): void } | null = null;
-  // lists the server keeps
-  /** @internal */ _prev: RequestContext | null = null;
-  /** @internal */ _next: RequestContext | null = null;
-  /** @internal */ _slotNext: RequestContext | null = null;
+  /** @internal */ declare _status: number;
+  /** @internal */ declare _ctype: Buffer | null;
+  /** @internal */ declare _headers: string[] | null;
+  /** @internal */ declare _body: string | Uint8Array | null;
   /** @internal In-process requests (inject) hand the response here instead of to a socket. */
-  _capture: ((ctx: RequestContext, mode: number) => void) | null = null;
+  declare _capture: ((ctx: RequestContext, mode: number) => void) | null;
   /** @internal Timestamps (performance.now() ms), stamped only while a tracer is installed. */
-  _times: Timings | null = null;
+  declare _times: Timings | null;
+  /** @internal See ContextExtension. */
+  declare _ext: ContextExtension | null;
 
   constructor(ev: Int32Array, i: number, input: Buffer, rows: Int32Array, host: ContextHost) {
-    super(ev, i, input, rows);
+    super();
+    this._view(ev, i, input, rows);
     this._host = host;
-    this._bodyDone = (this._flags & 16) !== 0; // F_BODY_END
+    this._state = 0;
+    this._handlers = NO_HANDLERS;
+    this._index = -1;
+    this._route = null;
+    this._match = null;
+    this._c = null;
+    this._status = 200;
+    this._ctype = null;
+    this._headers = null;
+    this._body = null;
+    this._capture = null;
+    this._times = null;
+    this._ext = null;
   }
+
+  /** @internal */
+  _x(): ContextExtension {
+    return (this._ext ??= new ContextExtension((this._flags & F_BODY_END) !== 0));
+  }
+
+  // The extension's fields under their old names (see ContextExtension).
+  /** @internal */ get _chunks(): Buffer[] | null { return this._ext === null ? null : this._ext.chunks; }
+  /** @internal */ set _chunks(v: Buffer[] | null) { this._x().chunks = v; }
+  /** @internal */ get _received(): number { return this._ext === null ? 0 : this._ext.received; }
+  /** @internal */ set _received(v: number) { this._x().received = v; }
+  /** @internal */ get _bodyDone(): boolean { return this._ext === null ? (this._flags & F_BODY_END) !== 0 : this._ext.bodyDone; }
+  /** @internal */ set _bodyDone(v: boolean) { this._x().bodyDone = v; }
+  /** @internal */ get _bodyError(): Error | null { return this._ext === null ? null : this._ext.bodyError; }
+  /** @internal */ set _bodyError(v: Error | null) { this._x().bodyError = v; }
+  /** @internal */ get _bodyWaiter(): ContextExtension["bodyWaiter"] { return this._ext === null ? null : this._ext.bodyWaiter; }
+  /** @internal */ set _bodyWaiter(v: ContextExtension["bodyWaiter"]) { this._x().bodyWaiter = v; }
+  /** @internal */ get _bodyMode(): number { return this._ext === null ? 0 : this._ext.bodyMode; }
+  /** @internal */ set _bodyMode(v: number) { this._x().bodyMode = v; }
+  /** @internal */ get _bodyPaused(): boolean { return this._ext === null ? false : this._ext.bodyPaused; }
+  /** @internal */ set _bodyPaused(v: boolean) { this._x().bodyPaused = v; }
+  /** @internal */ get _continued(): boolean { return this._ext === null ? false : this._ext.continued; }
+  /** @internal */ set _continued(v: boolean) { this._x().continued = v; }
+  /** @internal */ get _stream(): Readable | null { return this._ext === null ? null : this._ext.stream; }
+  /** @internal */ set _stream(v: Readable | null) { this._x().stream = v; }
+  /** @internal */ get _streamLimit(): number { return this._ext === null ? Infinity : this._ext.streamLimit; }
+  /** @internal */ set _streamLimit(v: number) { this._x().streamLimit = v; }
+  /** @internal */ get _out(): number { return this._ext === null ? OUT_NONE : this._ext.out; }
+  /** @internal */ set _out(v: number) { this._x().out = v; }
+  /** @internal */ get _chunked(): boolean { return this._ext === null ? false : this._ext.chunked; }
+  /** @internal */ set _chunked(v: boolean) { this._x().chunked = v; }
+  /** @internal Declared Content-Length of a streamed response, -1 if none. */
+  get _length(): number { return this._ext === null ? -1 : this._ext.length; }
+  /** @internal */ set _length(v: number) { this._x().length = v; }
+  /** @internal */ get _written(): number { return this._ext === null ? 0 : this._ext.written; }
+  /** @internal */ set _written(v: number) { this._x().written = v; }
+  /** @internal */ get _queued(): number { return this._ext === null ? 0 : this._ext.queued; }
+  /** @internal */ set _queued(v: number) { this._x().queued = v; }
+  /** @internal */ get _gone(): boolean { return this._ext === null ? false : this._ext.gone; }
+  /** @internal */ set _gone(v: boolean) { this._x().gone = v; }
+  /** @internal */ get _endFlags(): number { return this._ext === null ? 0 : this._ext.endFlags; }
+  /** @internal */ set _endFlags(v: number) { this._x().endFlags = v; }
+  /** @internal */ get _drainWaiter(): ContextExtension["drainWaiter"] { return this._ext === null ? null : this._ext.drainWaiter; }
+  /** @internal */ set _drainWaiter(v: ContextExtension["drainWaiter"]) { this._x().drainWaiter = v; }
+  /** @internal */ get _deadline(): number { return this._ext === null ? Infinity : this._ext.deadline; }
+  /** @internal */ set _deadline(v: number) { this._x().deadline = v; }
+  /** @internal */ get _prev(): RequestContext | null { return this._ext === null ? null : this._ext.prev; }
+  /** @internal */ set _prev(v: RequestContext | null) { this._x().prev = v; }
+  /** @internal */ get _next(): RequestContext | null { return this._ext === null ? null : this._ext.next; }
+  /** @internal */ set _next(v: RequestContext | null) { this._x().next = v; }
+  /** @internal */ get _slotNext(): RequestContext | null { return this._ext === null ? null : this._ext.slotNext; }
+  /** @internal */ set _slotNext(v: RequestContext | null) { this._x().slotNext = v; }
+  /** @internal Param offsets owned by this context (see _ownParams). */
+  get _params(): number[] | null { return this._ext === null ? null : this._ext.params; }
+  /** @internal */ set _params(v: number[] | null) { this._x().params = v; }
+  /** @internal */ get _paramBuf(): Uint8Array | null { return this._ext === null ? null : this._ext.paramBuf; }
+  /** @internal */ set _paramBuf(v: Uint8Array | null) { this._x().paramBuf = v; }
 
   // ---------------------------------------------------------------- request
 

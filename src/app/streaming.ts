@@ -159,7 +159,7 @@ function claimBody(ctx: RequestContext, mode: number): void {
 
 export function takeChunks(ctx: RequestContext): Buffer {
   const c = ctx._chunks;
-  if (c === null) return ctx._bodyLen > 0 ? Buffer.from(ctx._inlineBody()) : Buffer.alloc(0);
+  if (c === null) return ctx._bodyLen > 0 ? slabCopy(ctx._inlineBody()) : Buffer.alloc(0);
   const b = c.length === 1 ? c[0]! : Buffer.concat(c, ctx._received);
   ctx._chunks = [b];
   return b;

@@ -46,6 +46,13 @@ export function writeUint(out: Buffer, pos: number, v: number): number {
     out[pos] = 48 + v;
     return pos + 1;
   }
+  if (v < 100) {
+    // Small lengths are the common case: integer arithmetic, no loop.
+    const t = (v / 10) | 0;
+    out[pos] = 48 + t;
+    out[pos + 1] = 48 + v - t * 10;
+    return pos + 2;
+  }
   let digits = 0;
   for (let t = v; t >= 1; t = Math.floor(t / 10)) digits++;
   let p = pos + digits;

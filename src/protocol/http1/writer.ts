@@ -38,6 +38,9 @@ const CONNECTION_KEEP_ALIVE = Buffer.from("Connection: keep-alive\r\n");
 // Whole-response bodies bigger than this go to the reactor as their own
 // buffer instead of being copied into the shared region.
 const EXTERNAL_BODY = 64 * 1024;
+// Strings up to this many UTF-16 units are written on the guess that they
+// are ASCII (see write()); 3 bytes per unit are reserved for them.
+const GUESS_MAX = 16 * 1024;
 
 export class ResponseWriter {
   readonly #t: NativeTransport;
@@ -46,10 +49,17 @@ export class ResponseWriter {
   readonly #control: Int32Array;
   readonly #recordCap: number;
   #flushQueued = false;
-  // Keyed by the content-type line Buffer (callers reuse a few constant ones).
-  readonly #prefixes = new Map<Buffer, Buffer[]>();
+  /**
+   * Per content-type line Buffer (callers reuse a few constant ones), per
+   * status: the lead of a whole response's head (see #lead). Cleared when
+   * the second changes, since the leads hold the Date line.
+   */
+  readonly #leads = new Map<Buffer, Buffer[]>();
+  #lastStatus = -1;
+  #lastType: Buffer | null = null;
+  #lastLead: Buffer = NO_TYPE;
   #dateSec = -1;
-  #dateLine: Buffer = Buffer.alloc(0);
+  #dateLine: Buffer = NO_TYPE;
   readonly #flush = (): void => {
     this.#flushQueued = false;
     if (this.#control[C_OUT_RECORDS]! > 0) this.#t.handle.flush();
@@ -67,6 +77,12 @@ export class ResponseWriter {
    * Writes a complete response. `contentType` is a pre-encoded
    * "Content-Type: ...\r\n" line or null; `headers` is a flat
    * [name, value, ...] list of validated Latin-1 strings.
+   *
+   * The head is the lead (status line, Content-Type, Date and
+   * "Content-Length: ", one piece made once per second per status and
+   * type), the length, then Connection and the handler's headers: one copy
+   * and a few bytes for the usual response. Field order carries no meaning
+   * between different names (RFC 9110 §5.3).
    */
   write(
     slot: number,
@@ -79,28 +95,31 @@ export class ResponseWriter {
     mode: number,
   ): void {
     const noBody = bodyless(status);
+    const head = (mode & M_HEAD) !== 0;
+    // A string's UTF-8 length is only known once it is encoded: a short one
+    // is written on the guess that it is ASCII (UTF-16 length = byte length)
+    // and rewritten if the guess was wrong, instead of scanning it twice.
+    const guess = typeof body === "string" && !noBody && !head && body.length <= GUESS_MAX;
     let bodyLen = 0;
-    if (body !== null && !noBody) bodyLen = typeof body === "string" ? utf8Length(body) : body.byteLength;
-    const sendBody = bodyLen > 0 && (mode & M_HEAD) === 0;
-    const prefix = this.#prefix(status, noBody ? null : contentType);
-    const date = this.#date();
+    if (body !== null && !noBody) {
+      if (typeof body !== "string") bodyLen = body.byteLength;
+      else bodyLen = guess ? body.length : utf8Length(body);
+    }
+    const sendBody = bodyLen > 0 && !head;
+    const lead = this.#lead(status, noBody ? null : contentType);
 
-    let need = prefix.length + date.length + 48;
+    let need = lead.length + 48;
     if (headers !== null) for (let i = 0; i < headers.length; i++) need += headers[i]!.length + 2;
     const external = sendBody && bodyLen > EXTERNAL_BODY;
-    if (sendBody && !external) need += bodyLen;
+    if (sendBody && !external) need += guess ? 3 * bodyLen : bodyLen;
 
     let pos = this.#reserve(need);
     const out = this.#out;
     const start = pos;
-    out.set(prefix, pos);
-    pos += prefix.length;
-    if (!noBody) {
-      pos = writeUint(out, pos, bodyLen);
-      out[pos++] = 13;
-      out[pos++] = 10;
-    }
-    pos = writeTail(out, pos, date, mode, headers);
+    out.set(lead, pos);
+    pos += lead.length;
+    const lengthAt = pos;
+    pos = afterLead(out, pos, noBody ? -1 : bodyLen, mode, headers);
     const flags = REC_END | (mode & M_CLOSE ? REC_CLOSE : 0);
     if (external) {
       this.#record(slot, gen, seq, start, pos - start, 0);
@@ -110,8 +129,18 @@ export class ResponseWriter {
       return;
     }
     if (sendBody) {
-      if (typeof body === "string") pos = writeUtf8(out, pos, body);
-      else pos += copyInto(out, pos, body!);
+      if (typeof body === "string") {
+        const end = writeUtf8(out, pos, body);
+        if (guess && end - pos !== bodyLen) {
+          // Not ASCII: the head said the wrong length; write it again.
+          pos = afterLead(out, lengthAt, end - pos, mode, headers);
+          pos = writeUtf8(out, pos, body);
+        } else {
+          pos = end;
+        }
+      } else {
+        pos += copyInto(out, pos, body!);
+      }
     }
     this.#record(slot, gen, seq, start, pos - start, flags);
     this.#control[C_OUT_USED] = pos;
@@ -168,25 +197,32 @@ export class ResponseWriter {
   }
 
   /**
-   * Status line, Content-Type line and "Content-Length: " as one piece,
-   * made once per (status, type) pair: one copy instead of three.
+   * Status line, Content-Type line, Date line and "Content-Length: " (no
+   * Content-Type or Content-Length for a bodyless status) as one piece.
    */
-  #prefix(status: number, contentType: Buffer | null): Buffer {
-    let byType = this.#prefixes.get(contentType ?? NO_TYPE);
+  #lead(status: number, contentType: Buffer | null): Buffer {
+    this.#date();
+    // Most servers answer the same (status, type) over and over.
+    if (status === this.#lastStatus && contentType === this.#lastType) return this.#lastLead;
+    let byType = this.#leads.get(contentType ?? NO_TYPE);
     if (byType === undefined) {
       byType = [];
-      this.#prefixes.set(contentType ?? NO_TYPE, byType);
+      this.#leads.set(contentType ?? NO_TYPE, byType);
     }
     let p = byType[status];
     if (p === undefined) {
       const noBody = bodyless(status);
       const parts = [statusLine(status)];
       if (contentType !== null && !noBody) parts.push(contentType);
+      parts.push(this.#dateLine);
       if (!noBody) parts.push(CONTENT_LENGTH);
       p = Buffer.concat(parts);
       // Content types outside the callers' caches would grow this forever.
-      if (this.#prefixes.size < 512) byType[status] = p;
+      if (this.#leads.size < 512) byType[status] = p;
     }
+    this.#lastStatus = status;
+    this.#lastType = contentType;
+    this.#lastLead = p;
     return p;
   }
 
@@ -222,15 +258,39 @@ export class ResponseWriter {
     if (sec !== this.#dateSec) {
       this.#dateSec = sec;
       this.#dateLine = Buffer.from(`Date: ${new Date(sec * 1000).toUTCString()}\r\n`, "latin1");
+      this.#leads.clear();
+      this.#lastStatus = -1;
     }
     return this.#dateLine;
   }
 }
 
+/**
+ * After a lead: the Content-Length value (`length` < 0: none, a bodyless
+ * status), Connection, the handler's headers and the empty line.
+ */
+function afterLead(out: Buffer, pos: number, length: number, mode: number, headers: string[] | null): number {
+  if (length >= 0) {
+    pos = writeUint(out, pos, length);
+    out[pos++] = 13;
+    out[pos++] = 10;
+  }
+  if (headers === null && (mode & (M_CLOSE | M_KEEP_ALIVE)) === 0) {
+    out[pos++] = 13;
+    out[pos++] = 10;
+    return pos;
+  }
+  return writeFields(out, pos, mode, headers);
+}
+
 /** The end of every head: Date, Connection, the handler's headers, the empty line. */
 function writeTail(out: Buffer, pos: number, date: Buffer, mode: number, headers: string[] | null): number {
   out.set(date, pos);
-  pos += date.length;
+  return writeFields(out, pos + date.length, mode, headers);
+}
+
+/** Connection, the handler's headers, the empty line. */
+function writeFields(out: Buffer, pos: number, mode: number, headers: string[] | null): number {
   if (mode & M_CLOSE) {
     out.set(CONNECTION_CLOSE, pos);
     pos += CONNECTION_CLOSE.length;
