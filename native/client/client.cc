@@ -17,7 +17,7 @@ namespace farad {
 namespace {
 
 constexpr int kMaxEvents = 256;
-constexpr size_t kTurnBytes = 1 << 20;  // bytes read per turn before the batch goes to JS
+constexpr size_t kTurnBytes = 256 << 10;  // bytes read per turn before the batch goes to JS
 constexpr uint64_t kTimerTag = ~uint64_t(0);
 constexpr uint64_t kWakeTag = ~uint64_t(0) - 1;
 
