@@ -269,6 +269,28 @@ test("a response dropped without release is reported once, with where it was mad
   }
 });
 
+test("text()/bytes() and the helpers stop at maxBodySize with FARAD_ERR_RESPONSE_TOO_LARGE and close the connection", async () => {
+  const u = await upstream();
+  const client = new Client({ baseUrl: `http://127.0.0.1:${u.port}`, maxBodySize: 1000000 });
+  try {
+    const declared = await client.request({ url: "/size/3000000" });
+    let err = await declared.text().catch((e) => e);
+    assert.is(err.code, "FARAD_ERR_RESPONSE_TOO_LARGE");
+    err = await client.get("/size/3000000?chunked").catch((e) => e);
+    assert.is(err.code, "FARAD_ERR_RESPONSE_TOO_LARGE");
+    await until(() => client.stats().connections === 0 && client.stats().inflight === 0, "closed");
+    // A stream is not limited; a per-request limit overrides.
+    const s = await client.request({ url: "/size/3000000" });
+    let n = 0;
+    for await (const c of s.body) n += (c as Buffer).length;
+    assert.is(n, 3000000);
+    assert.is((await client.get("/size/3000000", { maxBodySize: 4000000 })).body.length, 3000000);
+  } finally {
+    client.close();
+    await closeUpstream(u);
+  }
+});
+
 test("a reader suspended in for-await between slow chunks is not collected (no false leak report, no lost body)", async () => {
   const raw = await rawServer((sock) =>
     onHeads(sock, () => {

@@ -57,6 +57,8 @@ export interface ClientOptions {
   timeout?: number;
   /** Response bytes buffered ahead of the reader before reading pauses (default 256 KiB). */
   highWaterMark?: number;
+  /** Bytes text(), json(), bytes() and the helpers collect before failing with FARAD_ERR_RESPONSE_TOO_LARGE (default 64 MiB). */
+  maxBodySize?: number;
   /** Unread response bytes release() reads and drops to keep the connection (default 256 KiB). */
   maxDrainBytes?: number;
   /** ms to wait for 100 Continue before sending the body anyway (default 1,000). */
@@ -121,7 +123,7 @@ const DEFAULT_RETRY: Required<RetryOptions> = {
 const CLIENT_OPTIONS = new Set([
   "baseUrl", "balancer", "failureStatuses", "maxConnectionsPerHost", "maxQueue", "queueTimeout", "maxIdleTime",
   "pipelining", "connectTimeout", "headersTimeout", "bodyTimeout", "timeout", "highWaterMark", "maxDrainBytes",
-  "expectContinueTimeout", "maxHeaderBytes", "maxHeaders", "maxTrailerBytes", "retry", "headers", "leakDetection", "onLeak",
+  "expectContinueTimeout", "maxBodySize", "maxHeaderBytes", "maxHeaders", "maxTrailerBytes", "retry", "headers", "leakDetection", "onLeak",
 ]);
 
 const kHelper = Symbol("farad.helper");
@@ -156,6 +158,7 @@ export class Client implements ExchangeHost {
   readonly #maxHeaderBytes: number;
   readonly #maxHeaders: number;
   readonly #maxTrailerBytes: number;
+  readonly #maxBodySize: number;
   #transport: Transport | undefined;
   readonly #pools = new Map<string, Pool>();
   readonly #targets = new Map<string, { target: Target; heads: Map<string, EncodedHead> }>();
@@ -202,6 +205,7 @@ export class Client implements ExchangeHost {
     this.#maxHeaderBytes = count(options, "maxHeaderBytes", 16384, 1);
     this.#maxHeaders = count(options, "maxHeaders", 100, 1);
     this.#maxTrailerBytes = count(options, "maxTrailerBytes", 16384, 0);
+    this.#maxBodySize = count(options, "maxBodySize", 64 * 1024 * 1024, 0);
     this.#retry = mergeRetry(DEFAULT_RETRY, options.retry);
     this.#headers = [];
     if (options.headers !== undefined) {
@@ -374,6 +378,7 @@ export class Client implements ExchangeHost {
     let pool = balanced ? (undefined as unknown as Pool) : this.#poolFor(target.origin, target.hostname, target.port);
     const watched = this.#leak !== false && (req as unknown as Record<symbol, boolean>)[kHelper] !== true;
     const site = watched ? ((req as unknown as Record<symbol, unknown>)[kSite] as Error | undefined) : undefined;
+    const maxBody = req.maxBodySize === undefined ? this.#maxBodySize : optMs(req.maxBodySize, 0, "maxBodySize");
     let fresh = false;
     let staleRetried = false;
     for (let attempt = 1; ; attempt++) {
@@ -393,6 +398,7 @@ export class Client implements ExchangeHost {
         this.#balancer!.start(ep);
       }
       ex.watched = watched;
+      ex.maxBodySize = maxBody;
       ex.site = site;
       this.#ensureTick(timeouts);
       try {

@@ -36,6 +36,8 @@ export const ClientErrorCodes = Object.freeze({
   CLIENT_CLOSED: "FARAD_ERR_CLIENT_CLOSED",
   /** The response body was used after release() or close(), or read twice. */
   BODY_USED: "FARAD_ERR_BODY_USED",
+  /** text()/json()/bytes() or a helper met a body larger than `maxBodySize`; the connection was closed. */
+  BODY_TOO_LARGE: "FARAD_ERR_RESPONSE_TOO_LARGE",
   /** A response was garbage-collected without release(), close() or a full read. */
   RESPONSE_LEAKED: "FARAD_ERR_RESPONSE_LEAKED",
   /** A bad request option: URL, method, header, body type. */

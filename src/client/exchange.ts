@@ -96,6 +96,8 @@ export class Exchange {
   #onAbort: (() => void) | null = null;
   /** Where the request was made, for the leak report (when enabled). */
   site: Error | undefined;
+  /** Bytes text()/json()/bytes() may collect. */
+  maxBodySize = Infinity;
   /** The caller gets the face (request()); helpers that read it whole do not register it. */
   watched = true;
   /** The balancer and endpoint this attempt went to, told how it ended (once). */
@@ -332,7 +334,13 @@ export class Exchange {
       default:
         this.#chunks.push(chunk);
         this.#buffered += chunk.length;
-        if (this.#mode === M_NONE && this.#buffered >= this.host.highWaterMark) this.conn?.pause(true);
+        if (this.#mode === M_NONE) {
+          if (this.#buffered >= this.host.highWaterMark) this.conn?.pause(true);
+        } else if (this.#buffered > this.maxBodySize) {
+          // text()/json()/bytes() and the helpers hold the whole body: a
+          // server sending without end must not take the process with it.
+          this.abort(new ClientError(ClientErrorCodes.BODY_TOO_LARGE, `the response body is larger than maxBodySize (${this.maxBodySize} bytes); read it as a stream instead`));
+        }
     }
   }
 
@@ -386,9 +394,9 @@ export class Exchange {
         break;
       }
       case M_COLLECT: {
-        const c = this.#collect!;
+        const c = this.#collect;
         this.#collect = null;
-        c.reject(err);
+        c?.reject(err);
         break;
       }
       case M_DRAIN:
@@ -491,6 +499,14 @@ export class Exchange {
     if (this.#error !== null) {
       this.#mode = M_DONE;
       return Promise.reject(this.#error);
+    }
+    const declared = this.contentLength();
+    if (declared > this.maxBodySize || this.#buffered > this.maxBodySize) {
+      const err = new ClientError(ClientErrorCodes.BODY_TOO_LARGE, `the response body (${declared >= 0 ? `${declared} bytes` : "unknown length"}) is larger than maxBodySize (${this.maxBodySize} bytes); read it as a stream instead`);
+      this.#mode = M_DONE;
+      this.#chunks = [];
+      this.abort(err);
+      return Promise.reject(err);
     }
     this.#mode = M_COLLECT;
     if (this.#complete) return Promise.resolve(this.#take());

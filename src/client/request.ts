@@ -27,6 +27,8 @@ export interface RequestOptions {
   headersTimeout?: number;
   bodyTimeout?: number;
   timeout?: number;
+  /** Per-request override of the client's maxBodySize (bytes text()/json()/bytes() collect). */
+  maxBodySize?: number;
   /** Per-request retry policy (merged over the client's). */
   retry?: RetryOptions | false;
   /** Allow retrying this request even if its method is not idempotent. */
