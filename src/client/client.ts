@@ -377,7 +377,7 @@ export class Client implements ExchangeHost {
     };
     let pool = balanced ? (undefined as unknown as Pool) : this.#poolFor(target.origin, target.hostname, target.port);
     const watched = this.#leak !== false && (req as unknown as Record<symbol, boolean>)[kHelper] !== true;
-    const site = watched ? ((req as unknown as Record<symbol, unknown>)[kSite] as Error | undefined) : undefined;
+    const site = watched ? ((req as unknown as Record<symbol, unknown>)[kSite] as { stack?: string } | undefined) : undefined;
     const maxBody = req.maxBodySize === undefined ? this.#maxBodySize : optMs(req.maxBodySize, 0, "maxBodySize");
     let fresh = false;
     let staleRetried = false;
@@ -477,9 +477,10 @@ export class Client implements ExchangeHost {
     const err = new ClientError(
       ClientErrorCodes.RESPONSE_LEAKED,
       `a response (${ex.method} -> ${ex.status}) was garbage-collected without release(), close() or reading its body${closed ? "; it held its connection, which was closed" : ""}. Call res.release() (or use \`await using\`)`,
-      ex.site ? { cause: ex.site } : undefined,
     );
-    if (ex.site) err.stack = `${err.stack}\n    created ${ex.site.stack?.split("\n").slice(1).join("\n")}`;
+    // The site's stack starts with a header line ("Error" or the object's
+    // name); the frames after it are where request() was called.
+    if (ex.site?.stack) err.stack = `${err.stack}\n  the response was created:\n${ex.site.stack.split("\n").slice(1).join("\n")}`;
     try {
       this.#onLeak(err);
     } catch {
@@ -534,12 +535,15 @@ export class Client implements ExchangeHost {
 
 // The caller's frames are what a leak report needs; a short trace keeps the
 // capture (which walks and translates optimized frames) cheap.
-function captureSite(): Error {
+function captureSite(): { stack?: string } {
   const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 4;
-  const e = new Error("the leaked response was created here");
+  Error.stackTraceLimit = 3;
+  // Frames from request() up are the caller's: that is what the report
+  // names. A plain object: an Error would capture a second time.
+  const site: { stack?: string } = {};
+  Error.captureStackTrace(site, Client.prototype.request);
   Error.stackTraceLimit = limit;
-  return e;
+  return site;
 }
 
 function tickFor(timeouts: number[]): number {

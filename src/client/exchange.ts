@@ -95,7 +95,7 @@ export class Exchange {
   #signal: AbortSignal | undefined;
   #onAbort: (() => void) | null = null;
   /** Where the request was made, for the leak report (when enabled). */
-  site: Error | undefined;
+  site: { stack?: string } | undefined;
   /** Bytes text()/json()/bytes() may collect. */
   maxBodySize = Infinity;
   /** The caller gets the face (request()); helpers that read it whole do not register it. */
