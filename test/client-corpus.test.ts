@@ -58,7 +58,10 @@ for (const c of cases) {
       let outcome: { status: number; reason: string; version: string; headers: number; body: Buffer } | ClientError;
       try {
         const res = await client.request({ url: `http://127.0.0.1:${server.port}/`, method });
-        const body = await res.bytes();
+        // As a stream: bytes() would refuse the huge declared lengths some cases have.
+        const parts: Buffer[] = [];
+        for await (const chunk of res.body) parts.push(chunk as Buffer);
+        const body = Buffer.concat(parts);
         outcome = { status: res.status, reason: res.statusText, version: res.httpVersion, headers: res.rawHeaders.length / 2, body };
       } catch (e) {
         if (!(e instanceof ClientError)) throw e;

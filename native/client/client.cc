@@ -232,6 +232,8 @@ void ClientCore::update_interest(Conn* c) {
 
 void ClientCore::on_readable() {
   in_turn_ = true;
+  turn_start_ = slab_used_;
+  turn_full_ = false;
   epoll_event evs[kMaxEvents];
   // Bounded: a flood of ready sockets still returns to the JS loop.
   for (int round = 0; round < 4; ++round) {
@@ -250,25 +252,24 @@ void ClientCore::on_readable() {
         wake_pending_ = false;
         continue;
       }
-      // Enough bytes for one batch: level-triggered, the rest are reported
-      // again by the next wait, so JS gets moderate batches it can free young.
-      if (bytes_.size() >= kTurnBytes) break;
+      // Enough bytes for one batch (or no room left in the slab):
+      // level-triggered, the rest are reported again by the next wait.
+      if (turn_full_ || slab_used_ - turn_start_ >= kTurnBytes) break;
       Conn* c = find(uint32_t(t), uint32_t(t >> 32));
       if (c) on_conn_event(c, evs[i].events);  // else closed earlier this turn
     }
-    if (n < kMaxEvents || bytes_.size() >= kTurnBytes) break;
+    if (n < kMaxEvents || turn_full_ || slab_used_ - turn_start_ >= kTurnBytes) break;
   }
   in_turn_ = false;
   if (!events_.empty()) {
     // Swapped out first: JS may call back into us and emit more, which then
     // goes to the next turn (woken by wake()).
     batch_events_.swap(events_);
-    batch_bytes_.swap(bytes_);
-    sink_->on_batch(batch_events_.data(), batch_events_.size(), batch_bytes_.data(), batch_bytes_.size());
+    last_data_ = ~size_t(0);
+    batch_codes_.swap(codes_);
+    sink_->on_batch(batch_events_.data(), batch_events_.size(), batch_codes_.data(), batch_codes_.size());
     batch_events_.clear();
-    batch_bytes_.clear();
-    // Keep the turn buffer's memory unless it grew past what one turn needs.
-    batch_bytes_.release_if_over(size_t(8) << 20);
+    batch_codes_.clear();
   }
   if (!events_.empty()) wake();
 }
@@ -337,12 +338,13 @@ int ClientCore::flush_out(Conn* c) {
 
 void ClientCore::read_conn(Conn* c) {
   for (uint32_t i = 0; i < opt_.reads_per_turn && c->open && !c->paused; ++i) {
-    size_t base = bytes_.size();
-    uint8_t* dst = bytes_.tail(opt_.read_size);
+    // A read, plus one head it may complete that began in an earlier read.
+    if (!room(size_t(opt_.read_size) + opt_.limits.max_header_bytes)) return;
+    size_t base = slab_used_;
     ssize_t n;
-    do n = ::read(c->fd, dst, opt_.read_size);
+    do n = ::read(c->fd, slab_ + base, opt_.read_size);
     while (n < 0 && errno == EINTR);
-    if (n > 0) bytes_.commit(size_t(n));
+    if (n > 0) slab_used_ += size_t(n);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;
       fail(c, errno, nullptr);
@@ -367,7 +369,7 @@ bool ClientCore::process(Conn* c, size_t off, size_t len) {
       return false;
     }
     c->started = true;
-    const uint8_t* p = bytes_.data() + off + i;
+    const uint8_t* p = slab_ + off + i;
     size_t avail = len - i;
     switch (c->phase) {
       case Phase::kHead: {
@@ -397,7 +399,7 @@ bool ClientCore::process(Conn* c, size_t off, size_t len) {
       }
       case Phase::kLength: {
         size_t n = size_t(std::min<uint64_t>(c->remaining, avail));
-        emit(kEvData, c, {int32_t(off + i), int32_t(n)});
+        emit_data(c, off + i, n);
         i += n;
         c->remaining -= n;
         if (c->remaining == 0) response_done(c);
@@ -409,14 +411,14 @@ bool ClientCore::process(Conn* c, size_t off, size_t len) {
           fail(c, 0, step.error.code);
           return false;
         }
-        if (step.data_len) emit(kEvData, c, {int32_t(off + i + step.data_off), int32_t(step.data_len)});
+        if (step.data_len) emit_data(c, off + i + step.data_off, step.data_len);
         i += step.consumed;
         if (step.done) response_done(c);
         break;
       }
       case Phase::kUntilClose:
       case Phase::kTunnel:
-        emit(kEvData, c, {int32_t(off + i), int32_t(avail)});
+        emit_data(c, off + i, avail);
         i = len;
         break;
     }
@@ -427,7 +429,7 @@ bool ClientCore::process(Conn* c, size_t off, size_t len) {
 
 bool ClientCore::on_head(Conn* c, size_t head_off, size_t head_len) {
   http1::ResponseHead h;
-  const uint8_t* head = bytes_.data() + head_off;
+  const uint8_t* head = slab_ + head_off;
   http1::Error e = http1::parse_response_head(head, head_len, opt_.limits, c->expected.front(), &h,
                                               fields_.get());
   if (e) {
@@ -498,12 +500,12 @@ void ClientCore::on_eof(Conn* c) {
 }
 
 void ClientCore::fail(Conn* c, int err, const char* code) {
-  size_t code_off = 0, code_len = 0;
+  int32_t code_index = -1;
   if (code) {
-    code_len = std::strlen(code);
-    code_off = add_bytes(code, code_len);
+    code_index = int32_t(codes_.size());
+    codes_.push_back(code);  // static strings (parser and core codes)
   }
-  emit(kEvError, c, {err, c->started ? 1 : 0, int32_t(code_off), int32_t(code_len)});
+  emit(kEvError, c, {err, c->started ? 1 : 0, code_index});
   close_conn(c);
 }
 
@@ -530,6 +532,44 @@ void ClientCore::emit(ClientEvent type, const Conn* c, std::initializer_list<int
   wake();
 }
 
-size_t ClientCore::add_bytes(const void* p, size_t n) { return bytes_.append(p, n); }
+bool ClientCore::room(size_t need) {
+  if (slab_size_ - slab_used_ >= need) return true;
+  if (slab_used_ != turn_start_) {
+    turn_full_ = true;  // this turn's offsets are in the current slab
+    return false;
+  }
+  size_t size = 0;
+  uint8_t* s = sink_->new_slab(&size);
+  if (!s || size < need) {
+    turn_full_ = true;
+    return false;
+  }
+  slab_ = s;
+  slab_size_ = size;
+  slab_used_ = turn_start_ = 0;
+  return true;
+}
+
+void ClientCore::emit_data(const Conn* c, size_t off, size_t len) {
+  // Body bytes that continue the previous record of the same connection in
+  // the slab (one body over two reads) extend it: JS gets fewer, larger
+  // chunks, and a stream reader never has to join them.
+  size_t n = events_.size();
+  if (n >= 6 && last_data_ == n - 6 && events_[n - 6] == kEvData && events_[n - 5] == int32_t(c->slot) &&
+      events_[n - 4] == int32_t(c->gen) && size_t(events_[n - 2]) + size_t(events_[n - 1]) == off) {
+    events_[n - 1] += int32_t(len);
+    return;
+  }
+  last_data_ = n;
+  emit(kEvData, c, {int32_t(off), int32_t(len)});
+}
+
+size_t ClientCore::add_bytes(const void* p, size_t n) {
+  // room() reserved max_header_bytes beyond each read for this.
+  size_t off = slab_used_;
+  std::memcpy(slab_ + off, p, n);
+  slab_used_ += n;
+  return off;
+}
 
 }  // namespace farad

@@ -8,22 +8,22 @@
 // expects (one per request head written, with the request's method, since a
 // response to HEAD has no body) and how the current one is framed.
 //
-// A batch is two buffers: `events`, int32 records of variable length
-// (type, slot, gen, n, then n extra words), and `bytes`, what the records
-// point into: response heads and body data read in this turn. Body data is
-// read straight into `bytes`, so it is copied once from the kernel and once
-// into JS memory. Record types and their extra words:
+// A batch is `events`, int32 records of variable length (type, slot, gen,
+// n, then n extra words), whose offsets point into the current slab: a
+// Buffer JavaScript owns, which reads fill in place (the kernel's copy is
+// the only one) and heads split across reads are gathered into. When a
+// slab has no room left, the sink gives a new one at the start of a turn.
+// Record types and their extra words:
 //
 //   kEvConnect  err                     the connect finished (0) or failed (-errno)
 //   kEvHead     status flags keepAliveTimeout clLow clHigh headOff headLen
 //               fieldCount then 4 words per field (name off, len, value off, len)
 //   kEvData     off len                 body bytes
 //   kEvEnd                              the response is complete
-//   kEvError    errno started codeOff codeLen
-//                                       the connection failed and is closed;
+//   kEvError    errno started code      the connection failed and is closed;
 //                                       started = a byte of the current response
-//                                       had arrived; code is a FARAD_ERR_* or
-//                                       an errno name when errno != 0
+//                                       had arrived; code indexes the batch's
+//                                       codes (a FARAD_ERR_*), -1 with an errno
 //   kEvEof                              the peer closed a connection with no
 //                                       response outstanding; it is closed
 //   kEvDrain                            unsent request bytes went to zero
@@ -32,12 +32,8 @@
 #pragma once
 #include <sys/epoll.h>
 
-#include <algorithm>
 #include <cstdint>
-#include <cstdlib>
-#include <cstring>
 #include <deque>
-#include <new>
 #include <memory>
 #include <string>
 #include <vector>
@@ -76,62 +72,17 @@ enum ClientHeadFlag : int32_t {
   kHeadOtherCoding = 1 << 7,
 };
 
-// A growable byte buffer that does not zero what it grows into (reads fill
-// it), unlike std::vector::resize, which cost a memset per read.
-class ByteBuffer {
- public:
-  ByteBuffer() = default;
-  ~ByteBuffer() { std::free(data_); }
-  ByteBuffer(const ByteBuffer&) = delete;
-  ByteBuffer& operator=(const ByteBuffer&) = delete;
-  uint8_t* data() const { return data_; }
-  size_t size() const { return size_; }
-  size_t capacity() const { return cap_; }
-  void clear() { size_ = 0; }
-  // Room for n more bytes at the end; commit() what was written there.
-  uint8_t* tail(size_t n) {
-    if (cap_ - size_ < n) grow(size_ + n);
-    return data_ + size_;
-  }
-  void commit(size_t n) { size_ += n; }
-  // Appends a copy; returns its offset.
-  size_t append(const void* p, size_t n) {
-    size_t off = size_;
-    if (n) std::memcpy(tail(n), p, n);
-    size_ += n;
-    return off;
-  }
-  void swap(ByteBuffer& o) {
-    std::swap(data_, o.data_);
-    std::swap(size_, o.size_);
-    std::swap(cap_, o.cap_);
-  }
-  void release_if_over(size_t max) {
-    if (cap_ <= max) return;
-    std::free(data_);
-    data_ = nullptr;
-    size_ = cap_ = 0;
-  }
-
- private:
-  void grow(size_t need) {
-    size_t cap = std::max({need, cap_ * 2, size_t(65536)});
-    void* p = std::realloc(data_, cap);
-    if (!p) throw std::bad_alloc();
-    data_ = static_cast<uint8_t*>(p);
-    cap_ = cap;
-  }
-  uint8_t* data_ = nullptr;
-  size_t size_ = 0;
-  size_t cap_ = 0;
-};
-
 class ClientSink {
  public:
   virtual ~ClientSink() = default;
-  // One turn's events; the pointers are valid for the call only.
-  virtual void on_batch(const int32_t* events, size_t n_events, const uint8_t* bytes,
-                        size_t n_bytes) = 0;
+  // One turn's events; offsets point into the current slab; kEvError's code
+  // index points into `codes` (static strings). Valid for the call only.
+  virtual void on_batch(const int32_t* events, size_t n_events, const char* const* codes,
+                        size_t n_codes) = 0;
+  // A fresh slab of memory JavaScript owns (a Buffer the sink keeps alive
+  // while it is current), for reads to land in without a copy. Called
+  // inside a turn; the next batch's offsets refer to it.
+  virtual uint8_t* new_slab(size_t* size) = 0;
 };
 
 class ClientCore {
@@ -208,6 +159,10 @@ class ClientCore {
   void close_conn(Conn* c);
   void emit(ClientEvent type, const Conn* c, std::initializer_list<int32_t> extra);
   void wake();
+  void emit_data(const Conn* c, size_t off, size_t len);
+  // Room for `need` more bytes in this turn's slab (a new slab when this
+  // turn has not used the current one yet); false: stop reading this turn.
+  bool room(size_t need);
   size_t add_bytes(const void* p, size_t n);
 
   ClientOptions opt_;
@@ -220,9 +175,15 @@ class ClientCore {
   bool in_turn_ = false;
   bool wake_pending_ = false;
   std::vector<int32_t> events_;  // this turn's batch, being built
-  ByteBuffer bytes_;
+  std::vector<const char*> codes_;
   std::vector<int32_t> batch_events_;  // the batch JS is reading
-  ByteBuffer batch_bytes_;
+  std::vector<const char*> batch_codes_;
+  uint8_t* slab_ = nullptr;  // JS-owned; reads land here
+  size_t slab_size_ = 0;
+  size_t slab_used_ = 0;
+  size_t turn_start_ = 0;  // slab_used_ when the turn began
+  bool turn_full_ = false;
+  size_t last_data_ = ~size_t(0);  // index in events_ of the last kEvData record
   std::unique_ptr<http1::HeaderField[]> fields_;
 };
 

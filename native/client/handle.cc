@@ -1,7 +1,8 @@
 // The N-API face of ClientCore (client.h): a JS class whose instance owns
 // one core, watches its epoll descriptor with a uv_poll (the JS thread never
 // blocks in epoll_wait) and turns each reactor turn into one call into JS:
-// onBatch(events: Int32Array, bytes: Buffer), both copies JS owns.
+// onBatch(events: Int32Array, slab: Buffer, codes: string[] | null). Reads
+// land in the slab, a Buffer JS owns, so body bytes are not copied again.
 //
 // The uv_poll is unreferenced unless JS says requests are in flight
 // (ref(true)), so idle pooled connections never keep a process alive, as
@@ -19,6 +20,11 @@
 namespace farad {
 
 namespace {
+
+// Reads land in slabs of this size: room for a turn's worth of bytes
+// (client.cc caps a turn at 256 KiB) and then some, so small messages
+// share one allocation for many turns.
+constexpr size_t kSlabSize = 512 << 10;
 
 Napi::Error make_error(Napi::Env env, const std::string& code, const std::string& message) {
   Napi::Error err = Napi::Error::New(env, message);
@@ -89,20 +95,35 @@ class ClientHandle : public Napi::ObjectWrap<ClientHandle>, public ClientSink {
 
   ~ClientHandle() override { Stop(); }
 
-  void on_batch(const int32_t* events, size_t n_events, const uint8_t* bytes, size_t n_bytes) override {
+  void on_batch(const int32_t* events, size_t n_events, const char* const* codes, size_t n_codes) override {
     Napi::Env env(env_);
     Napi::HandleScope scope(env);
     Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, n_events * sizeof(int32_t));
     std::memcpy(ab.Data(), events, n_events * sizeof(int32_t));
     Napi::Int32Array ev = Napi::Int32Array::New(env, n_events, ab, 0);
-    Napi::Value by = n_bytes ? Napi::Buffer<uint8_t>::Copy(env, bytes, n_bytes).As<Napi::Value>()
-                             : env.Null();
+    Napi::Value slab = slab_.IsEmpty() ? env.Null() : slab_.Value();
+    Napi::Value names = env.Null();
+    if (n_codes) {
+      Napi::Array a = Napi::Array::New(env, n_codes);
+      for (size_t i = 0; i < n_codes; ++i) a.Set(uint32_t(i), Napi::String::New(env, codes[i]));
+      names = a;
+    }
     try {
-      on_batch_.MakeCallback(Value(), {ev, by}, *async_context_);
+      on_batch_.MakeCallback(Value(), {ev, slab, names}, *async_context_);
     } catch (const Napi::Error& e) {
       // The JS side catches its own errors; reaching here is a bug in farad.
       napi_fatal_exception(env_, e.Value());
     }
+  }
+
+  // A new slab: a Buffer (JS-owned memory; node leaves it uninitialized)
+  // that reads fill in place. The old one lives on while JS holds views.
+  uint8_t* new_slab(size_t* size) override {
+    Napi::Env env(env_);
+    Napi::Buffer<uint8_t> b = Napi::Buffer<uint8_t>::New(env, kSlabSize);
+    slab_ = Napi::Persistent(b);
+    *size = b.Length();
+    return b.Data();
   }
 
  private:
@@ -200,6 +221,7 @@ class ClientHandle : public Napi::ObjectWrap<ClientHandle>, public ClientSink {
       poll_ = nullptr;
     }
     core_.reset();
+    slab_.Reset();
   }
 
   napi_env env_ = nullptr;
@@ -208,6 +230,7 @@ class ClientHandle : public Napi::ObjectWrap<ClientHandle>, public ClientSink {
   std::unique_ptr<ClientCore> core_;
   uv_poll_t* poll_ = nullptr;
   Napi::FunctionReference on_batch_;
+  Napi::Reference<Napi::Buffer<uint8_t>> slab_;
   std::unique_ptr<Napi::AsyncContext> async_context_;
 };
 

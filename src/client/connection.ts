@@ -43,7 +43,7 @@ export class Transport {
     const addon = loadNative();
     this.handle = new addon.ClientHandle(
       { maxHeaderBytes: options.maxHeaderBytes, maxHeaders: options.maxHeaders, maxTrailerBytes: options.maxTrailerBytes },
-      (ev, bytes) => this.#onBatch(ev, bytes),
+      (ev, slab, codes) => this.#onBatch(ev, slab, codes),
     );
   }
 
@@ -73,7 +73,9 @@ export class Transport {
     if (this.conns[conn.slot] === conn) this.conns[conn.slot] = undefined;
   }
 
-  #onBatch(ev: Int32Array, bytes: Buffer | null): void {
+  // Offsets are into `slab`, the Buffer reads landed in (views of it are
+  // handed out as body chunks: no copy); error codes index `codes`.
+  #onBatch(ev: Int32Array, bytes: Buffer | null, codes: string[] | null): void {
     const n = ev.length;
     for (let i = 0; i < n; ) {
       const type = ev[i]!;
@@ -103,9 +105,8 @@ export class Transport {
               c.onEof();
               break;
             case EV_ERROR: {
-              const len = ev[i + 7]!;
-              const code = len > 0 ? bytes!.toString("latin1", ev[i + 6]!, ev[i + 6]! + len) : "";
-              c.onError(ev[i + 4]!, ev[i + 5] === 1, code);
+              const k = ev[i + 6]!;
+              c.onError(ev[i + 4]!, ev[i + 5] === 1, k >= 0 ? codes![k]! : "");
               break;
             }
           }

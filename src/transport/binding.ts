@@ -50,7 +50,7 @@ export interface NativeAddon {
   ) => NativeServerHandle
   ClientHandle: new (
     options: Record<string, number>,
-    onBatch: (events: Int32Array, bytes: Buffer | null) => void,
+    onBatch: (events: Int32Array, slab: Buffer | null, codes: string[] | null) => void,
   ) => NativeClientHandle
   parseHead(bytes: Uint8Array): number
   layoutVersion: number
