@@ -207,7 +207,9 @@ export class ResponseWriter {
     let byType = this.#leads.get(contentType ?? NO_TYPE);
     if (byType === undefined) {
       byType = [];
-      this.#leads.set(contentType ?? NO_TYPE, byType);
+      // Content types outside the callers' caches (a new Buffer each time)
+      // would grow this without bound within a second.
+      if (this.#leads.size < 512) this.#leads.set(contentType ?? NO_TYPE, byType);
     }
     let p = byType[status];
     if (p === undefined) {
@@ -217,8 +219,7 @@ export class ResponseWriter {
       parts.push(this.#dateLine);
       if (!noBody) parts.push(CONTENT_LENGTH);
       p = Buffer.concat(parts);
-      // Content types outside the callers' caches would grow this forever.
-      if (this.#leads.size < 512) byType[status] = p;
+      byType[status] = p;
     }
     this.#lastStatus = status;
     this.#lastType = contentType;
