@@ -832,7 +832,7 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
     if (ctx._gen !== ev[i + E_GEN] || ctx._seq !== ev[i + E_SEQ]) return;
     const flags = ev[i + E_FLAGS]!;
     const off = ev[i + E_BODY_OFF]!;
-    ctx._onBody(t.input.subarray(off, off + ev[i + E_BODY_LEN]!), (flags & F_BODY_END) !== 0, (flags & F_BODY_ERROR) !== 0);
+    ctx._onBody(t.bodySlab.subarray(off, off + ev[i + E_BODY_LEN]!), (flags & F_BODY_END) !== 0, (flags & F_BODY_ERROR) !== 0);
     if (flags & F_BODY_END) {
       this.#bodyTarget[slot] = undefined;
       if (ctx._times !== null) ctx._times.bodyRead = performance.now();

@@ -1,9 +1,9 @@
 /**
  * Streaming in both directions, with flow control end to end.
  *
- * Request bodies: the reactor hands body bytes to JS in body events; they
- * are copied into the request's Readable (ctx.bodyStream()) or its buffer
- * (ctx.body()). When the Readable is full, or nobody has asked for the body
+ * Request bodies: the reactor reads body bytes into the transport's body
+ * slab and names them in body events; the views go to the request's
+ * Readable (ctx.bodyStream()) or its buffer (ctx.body()) without a copy. When the Readable is full, or nobody has asked for the body
  * yet and 64 KiB are waiting, JS tells the reactor to stop delivering
  * (pauseBody); the reactor then stops reading the socket once its own input
  * high-water mark is reached, and the client's TCP window closes. Memory per
@@ -61,7 +61,10 @@ export interface StreamHost {
 
 // ---------------------------------------------------------------- requests
 
-/** A body event's bytes (a view into shared memory: copied here). */
+/**
+ * A body event's bytes: a view of the transport's body slab, which the
+ * reactor never writes again, so it is handed on without a copy.
+ */
 export function deliverBody(ctx: RequestContext, chunk: Buffer, end: boolean, error: boolean): void {
   if (error) {
     failBody(ctx, new FaradError(ErrorCodes.BODY_ABORTED, "the request body was malformed or cut off"));
@@ -70,7 +73,6 @@ export function deliverBody(ctx: RequestContext, chunk: Buffer, end: boolean, er
   if (ctx._bodyError !== null) return;
   if (chunk.length > 0) {
     ctx._received += chunk.length;
-    const copy = slabCopy(chunk);
     const stream = ctx._stream;
     if (stream !== null) {
       if (ctx._received > ctx._streamLimit) {
@@ -78,7 +80,7 @@ export function deliverBody(ctx: RequestContext, chunk: Buffer, end: boolean, er
         failBody(ctx, tooLarge(ctx._streamLimit));
         return;
       }
-      if (!stream.push(copy)) setPaused(ctx, true);
+      if (!stream.push(chunk)) setPaused(ctx, true);
     } else {
       if (ctx._bodyMode === BODY_BUFFERED && ctx._received > ctx._host.bodyLimit) {
         ctx._state |= 8;
@@ -86,7 +88,7 @@ export function deliverBody(ctx: RequestContext, chunk: Buffer, end: boolean, er
         failBody(ctx, tooLarge(ctx._host.bodyLimit));
         return;
       }
-      (ctx._chunks ??= []).push(copy);
+      (ctx._chunks ??= []).push(chunk);
       if (ctx._bodyMode === BODY_UNCLAIMED && ctx._received >= UNCLAIMED_BODY) setPaused(ctx, true);
     }
   }
@@ -99,30 +101,6 @@ export function deliverBody(ctx: RequestContext, chunk: Buffer, end: boolean, er
       w.resolve(takeChunks(ctx));
     }
   }
-}
-
-/**
- * Body chunks are copied into views of shared 4 MiB slabs rather than one
- * ArrayBuffer each (measured: 0.69-0.75 instead of 0.81-1.0 CPU-s per GiB
- * uploaded). A slab lives while any view of it does, so a chunk kept by user
- * code keeps at most its 4 MiB slab alive. Uploads still cost about twice
- * node:http's CPU: see docs/streaming.md, "Upload throughput".
- */
-const SLAB = 4 * 1024 * 1024;
-let slab = Buffer.allocUnsafeSlow(SLAB);
-let slabUsed = 0;
-
-function slabCopy(src: Buffer): Buffer {
-  const n = src.length;
-  if (n > SLAB / 4) return Buffer.from(src);
-  if (slabUsed + n > SLAB) {
-    slab = Buffer.allocUnsafeSlow(SLAB);
-    slabUsed = 0;
-  }
-  const view = slab.subarray(slabUsed, slabUsed + n);
-  src.copy(view);
-  slabUsed = (slabUsed + n + 7) & ~7; // 8-byte aligned views for typed-array readers
-  return view;
 }
 
 export function failBody(ctx: RequestContext, err: Error): void {
