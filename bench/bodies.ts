@@ -3,7 +3,11 @@
 //  memory   uploads of --sizes GiB (default 1 and 10) to a handler that reads
 //           at --rate MiB/s (default 64) and discards, with Content-Length and
 //           chunked framing: the server's peak RSS growth over idle.
-//  upload   1 GiB at full speed: MB/s and server CPU-seconds per GiB.
+//  upload   1 GiB at full speed, --reps times (default 3), medians: MiB/s,
+//           server CPU-seconds per GiB, and the client's CPU (this process):
+//           when its core is saturated the client, not the server, is the
+//           limit. A raw node:net sink (bodies-sink.ts) runs the same upload
+//           as the ceiling: no HTTP server can take it faster from this client.
 //  download a 1 GiB file: farad's ctx.file (sendfile) against node:http's
 //           fs.createReadStream().pipe(res): server CPU-seconds per GiB.
 //
@@ -14,7 +18,7 @@ import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, writeFile
 import { request, type IncomingMessage } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cpuUsed, sampleCpu } from "./lib/cpu.js";
+import { clockTicksPerSecond, coreUsed, cpuUsed, sampleCore, sampleCpu } from "./lib/cpu.js";
 import { describeMachine } from "./lib/machine.js";
 import { resultsMarkdown, serversDir } from "./lib/paths.js";
 import { ServerProcess } from "./lib/server-process.js";
@@ -29,10 +33,11 @@ interface Opts {
   only: string[];
   save: boolean;
   skip: string[];
+  reps: number;
 }
 
 function parse(argv: string[]): Opts {
-  const o: Opts = { sizes: [1, 10], rate: 64, framings: ["length", "chunked"], only: ["farad", "node"], save: true, skip: [] };
+  const o: Opts = { sizes: [1, 10], rate: 64, framings: ["length", "chunked"], only: ["farad", "farad-chunks", "node", "sink"], save: true, skip: [], reps: 3 };
   for (const a of argv) {
     const [k, v = ""] = a.replace(/^--/, "").split("=") as [string, string?];
     if (k === "sizes") o.sizes = v.split(",").map(Number);
@@ -41,15 +46,19 @@ function parse(argv: string[]): Opts {
     else if (k === "only") o.only = v.split(",");
     else if (k === "skip") o.skip = v.split(",");
     else if (k === "no-save") o.save = false;
+    else if (k === "reps") o.reps = Math.max(1, Number(v));
     else if (k === "quick") o.sizes = [0.25];
-    else throw new Error(`unknown option ${a}; known: --sizes=1,10 --rate=64 --framing=length,chunked --only=farad,node --skip=memory,upload,download --quick --no-save`);
+    else throw new Error(`unknown option ${a}; known: --sizes=1,10 --rate=64 --framing=length,chunked --only=farad,farad-chunks,node,sink --skip=memory,upload,download --reps=3 --quick --no-save`);
   }
   return o;
 }
 
-const SERVERS: Record<string, { label: string; script: string }> = {
-  farad: { label: "farad", script: join(serversDir, "bodies-farad.js") },
+const SERVERS: Record<string, { label: string; script: string; env?: Record<string, string>; uploadOnly?: boolean; noDownload?: boolean }> = {
+  farad: { label: "farad, bodyStream()", script: join(serversDir, "bodies-farad.js") },
+  // The same server reading bodies with ctx.bodyChunks(); its download is farad's.
+  "farad-chunks": { label: "farad, bodyChunks()", script: join(serversDir, "bodies-farad.js"), env: { BODY_READ: "chunks" }, noDownload: true },
   node: { label: "node:http", script: join(serversDir, "bodies-node.js") },
+  sink: { label: "raw socket", script: join(serversDir, "bodies-sink.js"), uploadOnly: true },
 };
 
 function rssBytes(pid: number): number {
@@ -101,7 +110,43 @@ function download(port: number): Promise<number> {
 }
 
 interface MemoryRow { server: string; size: number; framing: string; idleMiB: number; peakMiB: number; peakGrowthMiB: number; seconds: number }
-interface SpeedRow { server: string; what: "upload" | "download"; mbps: number; cpuPerGiB: number }
+interface SpeedRow {
+  server: string;
+  what: "upload" | "download";
+  mbps: number;
+  cpuPerGiB: number;
+  /** Upload only: the client's (this process's) CPU-seconds per GiB, and the share of its core it kept busy. */
+  clientCpuPerGiB?: number;
+  clientBusy?: number;
+  /** Upload only: CPU-seconds other processes took on the two cores during the runs (noise). */
+  others?: number;
+}
+
+/**
+ * Waits (up to 30 s) until both CPUs were at least 90% idle for half a
+ * second: this machine may be shared, and an upload that overlaps someone
+ * else's work costs more CPU per GiB. Returns false if it never was.
+ */
+async function quiet(): Promise<boolean> {
+  const hz = clockTicksPerSecond();
+  for (let i = 0; i < 60; i++) {
+    const a = [sampleCore(0), sampleCore(1)];
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, 500));
+    const secs = (performance.now() - t0) / 1000;
+    const busy = [0, 1].map((c) => {
+      const b = sampleCore(c);
+      return (b.tasks - a[c]!.tasks + b.irq - a[c]!.irq + b.steal - a[c]!.steal) / hz;
+    });
+    if (Math.max(...busy) <= 0.1 * secs) return true;
+  }
+  return false;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
 
 function machineLine(): string {
   const m = describeMachine([]);
@@ -130,21 +175,33 @@ async function main(): Promise<void> {
   for (const name of o.only) {
     const spec = SERVERS[name];
     if (!spec) throw new Error(`unknown server ${name}`);
-    const sp = await ServerProcess.start(spec.script, 0);
+    const sp = await ServerProcess.start(spec.script, 0, undefined, spec.env);
     try {
       await post(sp.port, "/sink", 64 * MiB, false); // warm up
       // Speed first, on a fresh process; the long memory runs after.
       if (!o.skip.includes("upload")) {
         await post(sp.port, "/sink", 256 * MiB, false); // warm: JIT, buffers
-        const c0 = sampleCpu(sp.pid);
-        const t0 = performance.now();
-        await post(sp.port, "/sink", GiB, false);
-        const secs = (performance.now() - t0) / 1000;
-        const used = cpuUsed(c0, sampleCpu(sp.pid)).seconds;
-        speed.push({ server: spec.label, what: "upload", mbps: GiB / MiB / secs, cpuPerGiB: used });
-        console.log(`upload   ${spec.label.padEnd(9)} ${(GiB / MiB / secs).toFixed(0)} MiB/s, ${used.toFixed(3)} CPU-s per GiB`);
+        const runs: Required<Omit<SpeedRow, "server" | "what">>[] = [];
+        for (let rep = 0; rep < o.reps; rep++) {
+          if (!(await quiet())) console.log("note: the machine was not quiet before this run");
+          const c0 = sampleCpu(sp.pid);
+          const k0 = process.cpuUsage();
+          const cores0 = [sampleCore(0), sampleCore(1)];
+          const t0 = performance.now();
+          await post(sp.port, "/sink", GiB, false);
+          const secs = (performance.now() - t0) / 1000;
+          const used = cpuUsed(c0, sampleCpu(sp.pid)).seconds;
+          const k = process.cpuUsage(k0);
+          const client = (k.user + k.system) / 1e6;
+          const others = coreUsed(cores0[0]!, sampleCore(0), used, secs).others + coreUsed(cores0[1]!, sampleCore(1), client, secs).others;
+          runs.push({ mbps: GiB / MiB / secs, cpuPerGiB: used, clientCpuPerGiB: client, clientBusy: client / secs, others });
+          console.log(`upload   ${spec.label.padEnd(20)} ${(GiB / MiB / secs).toFixed(0)} MiB/s, ${used.toFixed(3)} CPU-s per GiB; client ${client.toFixed(3)} CPU-s per GiB, ${((100 * client) / secs).toFixed(0)}% of its core; others ${others.toFixed(2)} CPU-s`);
+        }
+        const pick = (key: keyof (typeof runs)[number]): number => median(runs.map((r) => r[key]));
+        speed.push({ server: spec.label, what: "upload", mbps: pick("mbps"), cpuPerGiB: pick("cpuPerGiB"), clientCpuPerGiB: pick("clientCpuPerGiB"), clientBusy: pick("clientBusy"), others: pick("others") });
       }
-      if (!o.skip.includes("download")) {
+      if (spec.uploadOnly) continue;
+      if (!o.skip.includes("download") && !spec.noDownload) {
         // Warm the page cache right before: this VM reclaims idle page
         // cache (DAMON), and populating it is charged to whoever reads first.
         await download(sp.port);
@@ -155,7 +212,7 @@ async function main(): Promise<void> {
         const used = cpuUsed(c0, sampleCpu(sp.pid)).seconds;
         if (n !== GiB) throw new Error(`${name}: downloaded ${n} bytes`);
         speed.push({ server: spec.label, what: "download", mbps: GiB / MiB / secs, cpuPerGiB: used });
-        console.log(`download ${spec.label.padEnd(9)} ${(GiB / MiB / secs).toFixed(0)} MiB/s, ${used.toFixed(3)} CPU-s per GiB`);
+        console.log(`download ${spec.label.padEnd(20)} ${(GiB / MiB / secs).toFixed(0)} MiB/s, ${used.toFixed(3)} CPU-s per GiB`);
       }
       if (!o.skip.includes("memory")) {
         // One baseline for every run: RSS once warm and idle. (RSS right
@@ -178,7 +235,7 @@ async function main(): Promise<void> {
             }
             const row = { server: spec.label, size, framing, idleMiB: idle / MiB, peakMiB: peak / MiB, peakGrowthMiB: Math.max(0, peak - idle) / MiB, seconds };
             memory.push(row);
-            console.log(`memory  ${spec.label.padEnd(9)} ${size} GiB ${framing.padEnd(7)} idle ${row.idleMiB.toFixed(1)} MiB, peak ${row.peakMiB.toFixed(1)} MiB, growth ${row.peakGrowthMiB.toFixed(1)} MiB, ${seconds.toFixed(1)} s`);
+            console.log(`memory  ${spec.label.padEnd(20)} ${size} GiB ${framing.padEnd(7)} idle ${row.idleMiB.toFixed(1)} MiB, peak ${row.peakMiB.toFixed(1)} MiB, growth ${row.peakGrowthMiB.toFixed(1)} MiB, ${seconds.toFixed(1)} s`);
           }
         }
       }
@@ -186,8 +243,8 @@ async function main(): Promise<void> {
       await sp.stop();
     }
   }
-  const ratio = (what: "upload" | "download", key: "mbps" | "cpuPerGiB"): string => {
-    const f = speed.find((s) => s.server === "farad" && s.what === what);
+  const ratio = (what: "upload" | "download", key: "mbps" | "cpuPerGiB", a = "farad, bodyStream()"): string => {
+    const f = speed.find((s) => s.server === a && s.what === what);
     const n = speed.find((s) => s.server === "node:http" && s.what === what);
     return f && n ? (f[key] / n[key]).toFixed(2) : "-";
   };
@@ -195,17 +252,17 @@ async function main(): Promise<void> {
     `## ${new Date().toISOString().replace(/\.\d+Z$/, "Z")} — \`npm run bench:bodies${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}\``,
     "",
     `- machine: ${machine}`,
-    `- servers pinned to CPU 0, client to CPU 1; the memory runs read at ${o.rate} MiB/s and discard`,
+    `- servers pinned to CPU 0, client (node:http, 1 MiB writes) to CPU 1; uploads: median of ${o.reps} runs of 1 GiB after 320 MiB of warm-up, each started once both CPUs were 90% idle; the memory runs read at ${o.rate} MiB/s and discard`,
     "",
     "| memory: upload | server | framing | idle RSS (warm) | peak RSS | peak growth | time |",
     "| --- | --- | --- | ---: | ---: | ---: | ---: |",
     ...memory.map((m) => `| ${m.size} GiB | ${m.server} | ${m.framing} | ${m.idleMiB.toFixed(1)} MiB | ${m.peakMiB.toFixed(1)} MiB | ${m.peakGrowthMiB.toFixed(1)} MiB | ${m.seconds.toFixed(1)} s |`),
     "",
-    "| speed | server | MiB/s | server CPU-s per GiB |",
-    "| --- | --- | ---: | ---: |",
-    ...speed.map((s) => `| ${s.what} 1 GiB | ${s.server} | ${s.mbps.toFixed(0)} | ${s.cpuPerGiB.toFixed(3)} |`),
+    "| speed | server | MiB/s | server CPU-s per GiB | client CPU-s per GiB | client core busy | others' CPU-s |",
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ...speed.map((s) => `| ${s.what} 1 GiB | ${s.server} | ${s.mbps.toFixed(0)} | ${s.cpuPerGiB.toFixed(3)} | ${s.clientCpuPerGiB?.toFixed(3) ?? ""} | ${s.clientBusy === undefined ? "" : `${(100 * s.clientBusy).toFixed(0)}%`} | ${s.others?.toFixed(2) ?? ""} |`),
     "",
-    `farad / node:http: upload throughput ${ratio("upload", "mbps")}×, upload CPU per GiB ${ratio("upload", "cpuPerGiB")}×, download CPU per GiB ${ratio("download", "cpuPerGiB")}×.`,
+    `farad / node:http: upload throughput ${ratio("upload", "mbps")}× (bodyStream()), ${ratio("upload", "mbps", "farad, bodyChunks()")}× (bodyChunks()); upload CPU per GiB ${ratio("upload", "cpuPerGiB")}× (bodyStream()), ${ratio("upload", "cpuPerGiB", "farad, bodyChunks()")}× (bodyChunks()); download CPU per GiB ${ratio("download", "cpuPerGiB")}× (ctx.file). Ceiling with this client: raw socket / node:http upload throughput ${ratio("upload", "mbps", "raw socket")}×.`,
     "",
   ];
   console.log("\n" + lines.join("\n"));

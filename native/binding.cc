@@ -64,6 +64,7 @@ class ServerHandle : public Napi::ObjectWrap<ServerHandle>, public farad::Dispat
                            InstanceMethod<&ServerHandle::SendFile>("sendFile"),
                            InstanceMethod<&ServerHandle::PauseBody>("pauseBody"),
                            InstanceMethod<&ServerHandle::SendContinue>("sendContinue"),
+                           InstanceMethod<&ServerHandle::SetBodySlab>("setBodySlab"),
                            InstanceMethod<&ServerHandle::StopAccepting>("stopAccepting"),
                            InstanceMethod<&ServerHandle::CloseIdle>("closeIdle"),
                            InstanceMethod<&ServerHandle::CloseAll>("closeAll"),
@@ -117,6 +118,10 @@ class ServerHandle : public Napi::ObjectWrap<ServerHandle>, public farad::Dispat
     sr.records_cap = n / farad::layout::kRecordStride;
     sr.out = region<uint8_t>(r, "output", nullptr, &bytes);
     sr.out_cap = uint32_t(bytes);
+    sr.slab = region<uint8_t>(r, "bodySlab", nullptr, &bytes);
+    sr.slab_cap = uint32_t(bytes);
+    if (sr.slab_cap < farad::layout::kSlabMinRoom) throw Napi::RangeError::New(env, "body slab too small");
+    slab_ = Napi::Persistent(r.Get("bodySlab").As<Napi::Object>());
     regions_ = Napi::Persistent(r);
     on_batch_ = Napi::Persistent(info[2].As<Napi::Function>());
     on_batch_end_ = Napi::Persistent(info[3].As<Napi::Function>());
@@ -286,6 +291,22 @@ class ServerHandle : public Napi::ObjectWrap<ServerHandle>, public farad::Dispat
     return Napi::Boolean::New(env, ok);
   }
 
+  // setBodySlab(bytes): the reactor appends body bytes to `bytes` from now
+  // on. The handle holds a reference to it while it may write into it; the
+  // old slab belongs to JS (and the views made of it) from here.
+  Napi::Value SetBodySlab(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Server& s = server(env);
+    if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+      throw Napi::TypeError::New(env, "setBodySlab(bytes: Uint8Array)");
+    Napi::Uint8Array bytes = info[0].As<Napi::Uint8Array>();
+    if (bytes.ByteLength() < farad::layout::kSlabMinRoom || bytes.ByteLength() > INT32_MAX)
+      throw Napi::RangeError::New(env, "body slab size out of range");
+    slab_ = Napi::Persistent(bytes.As<Napi::Object>());
+    s.set_body_slab(bytes.Data(), uint32_t(bytes.ByteLength()));
+    return env.Undefined();
+  }
+
   Napi::Value StopAccepting(const Napi::CallbackInfo& info) {
     server(info.Env()).stop_accepting();
     return info.Env().Undefined();
@@ -319,6 +340,7 @@ class ServerHandle : public Napi::ObjectWrap<ServerHandle>, public farad::Dispat
       Unref();
     }
     server_.reset();
+    slab_.Reset();
   }
 
   napi_env env_ = nullptr;
@@ -327,6 +349,7 @@ class ServerHandle : public Napi::ObjectWrap<ServerHandle>, public farad::Dispat
   std::unique_ptr<Server> server_;
   uv_poll_t* poll_ = nullptr;
   Napi::ObjectReference regions_;
+  Napi::ObjectReference slab_;  // the body slab the Server writes into
   Napi::FunctionReference on_batch_;
   Napi::FunctionReference on_batch_end_;
   std::unique_ptr<Napi::AsyncContext> async_context_;

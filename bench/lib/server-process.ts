@@ -40,12 +40,12 @@ export class ServerProcess {
     })
   }
 
-  static async start(script: string, cpu: number | undefined, timeoutMs = 20_000): Promise<ServerProcess> {
+  static async start(script: string, cpu: number | undefined, timeoutMs = 20_000, env: Record<string, string> = {}): Promise<ServerProcess> {
     const port = await freePort()
     const argv = [process.execPath, script]
     const full = cpu === undefined ? argv : ['taskset', '-c', String(cpu), ...argv]
     const child = spawn(full[0]!, full.slice(1), {
-      env: { ...process.env, PORT: String(port) },
+      env: { ...process.env, ...env, PORT: String(port) },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     const sp = new ServerProcess(child, port)

@@ -2,17 +2,22 @@
 //   POST /consume?rate=<MiB/s>  reads the body at that pace and discards it
 //   POST /sink                  reads the body as fast as it comes
 //   GET  /file                  the file named by $FILE, with ctx.file (sendfile)
-import { Server } from "../../src/index.js";
+// Bodies are read with ctx.bodyStream() (chunks the handler owns), or with
+// ctx.bodyChunks() (chunks lent until the next one) when BODY_READ=chunks.
+import { Server, type RequestContext } from "../../src/index.js";
 import { paced } from "./pace.js";
+
+const lent = process.env.BODY_READ === "chunks";
+const body = (ctx: RequestContext): AsyncIterable<unknown> => (lent ? ctx.bodyChunks() : ctx.bodyStream());
 
 const app = new Server({ bodyTimeout: 60_000, handlerTimeout: 0, writeTimeout: 60_000 });
 app.post("/consume", async (ctx) => {
-  const n = await paced(ctx.bodyStream(), Number(ctx.query("rate") ?? 0), () => app.stats());
+  const n = await paced(body(ctx), Number(ctx.query("rate") ?? 0), () => app.stats());
   ctx.json(200, { n });
 });
 app.post("/sink", async (ctx) => {
   let n = 0;
-  for await (const chunk of ctx.bodyStream()) n += (chunk as Buffer).length;
+  for await (const chunk of body(ctx)) n += (chunk as Buffer).length;
   ctx.json(200, { n });
 });
 app.get("/file", (ctx) => ctx.file(process.env.FILE!));

@@ -56,6 +56,9 @@ void Server::read_conn(Conn* c) {
     }
   }
   if (c->peer_eof) return;
+  // A Content-Length body with nothing buffered before it goes from the
+  // socket straight into the body slab: the kernel's copy is the only one.
+  if (c->state == ReadState::kBody && c->in.empty() && !c->body_paused && read_body_direct(c)) return;
   bool head_starts = c->state == ReadState::kHead && c->in.empty();
   // A streaming body is read in large pieces (fewer turns per megabyte);
   // a head in one block.
@@ -268,58 +271,111 @@ bool Server::parse_head(Conn* c) {
 
 bool Server::emit_body(Conn* c) {
   if (c->in.empty()) return false;
-  size_t n = std::min<uint64_t>(c->in.size(), c->body_left);
-  n = std::min<size_t>(n, opt_.body_chunk_max);
-  if (!room_for(1, 0, 1)) {
-    if (dispatching_) {
-      mark_resume(c);
-      return false;
-    }
-    dispatch();
-    if (!c->open) return false;
+  size_t want = std::min<uint64_t>(c->in.size(), c->body_left);
+  want = std::min<size_t>(want, opt_.body_chunk_max);
+  uint32_t off;
+  size_t n = slab_reserve(c, want, &off);
+  if (!c->open) return false;
+  if (n == 0) {
+    mark_resume(c);
+    return false;
   }
-  n = std::min<size_t>(n, shm_.in_cap - in_used_);
-  c->in.copy_out(shm_.in + in_used_, n);
+  c->in.copy_out(shm_.slab + off, n);
   c->in.skip(n);
   c->body_left -= n;
   bool end = c->body_left == 0;
-  push_body_event(c, in_used_, uint32_t(n), end ? L::kBodyEnd : 0);
-  in_used_ += uint32_t(n);
+  push_body_event(c, off, uint32_t(n), end ? L::kBodyEnd : 0);
   // Progress restarts the body timer.
   body_timers_.unlink(&c->read_timer);
   if (end) finish_body(c);
   return true;
 }
 
+bool Server::read_body_direct(Conn* c) {
+  size_t want = std::min<uint64_t>(c->body_left, opt_.body_chunk_max);
+  uint32_t off;
+  size_t n = slab_reserve(c, want, &off);
+  if (!c->open) return true;
+  // No room (or JS paused the body in the batch that made room): read into
+  // blocks as for any other input.
+  if (n == 0 || c->body_paused) return false;
+  ssize_t r;
+  do {
+    r = ::recv(c->fd, shm_.slab + off, n, 0);
+  } while (r < 0 && errno == EINTR);
+  if (r > 0) {
+    c->fresh = false;
+    c->body_left -= uint64_t(r);
+    bool end = c->body_left == 0;
+    push_body_event(c, off, uint32_t(r), end ? L::kBodyEnd : 0);
+    body_timers_.unlink(&c->read_timer);
+    if (end) finish_body(c);
+    process_input(c);  // the next request's state; interest and timers
+    return true;
+  }
+  if (r < 0) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK) close_conn(c, true);
+    return true;
+  }
+  c->peer_eof = true;
+  on_eof(c);
+  return true;
+}
+
+bool Server::joins_last_body_event(const Conn* c) const {
+  if (ev_count_ == 0) return false;
+  const int32_t* ev = shm_.events + size_t(ev_count_ - 1) * L::kEventStride;
+  return ev[L::kType] == L::kBody && ev[L::kSlot] == int32_t(c->slot) && ev[L::kGen] == int32_t(c->gen) &&
+         ev[L::kSeq] == int32_t(c->body_seq) && ev[L::kFlags] == 0 &&
+         uint32_t(ev[L::kBodyOff]) + uint32_t(ev[L::kBodyLen]) == slab_used_;
+}
+
+size_t Server::slab_reserve(Conn* c, size_t want, uint32_t* off) {
+  // Bytes that continue the batch's last event extend it (one event, so one
+  // chunk for JS, per connection and batch); others start a new event, at an
+  // 8-byte boundary for typed-array readers.
+  for (bool dispatched = false;; dispatched = true) {
+    bool join = joins_last_body_event(c);
+    uint32_t at = join ? slab_used_ : (slab_used_ + 7u) & ~7u;
+    size_t room = at < shm_.slab_cap ? shm_.slab_cap - at : 0;
+    bool event_ok = join || room_for(1, 0, 0);
+    bool enough = room >= std::min<size_t>(want, L::kSlabMinRoom);
+    if (event_ok && (enough || ((dispatched || dispatching_) && room > 0))) {
+      *off = at;
+      return std::min(want, room);
+    }
+    // JS gives a fresh slab after a batch that left it short, so ending
+    // the batch here makes room (unless we are inside the batch call).
+    if (dispatched || dispatching_) return 0;
+    dispatch();
+    if (!c->open) return 0;
+  }
+}
+
 bool Server::emit_chunked(Conn* c) {
   size_t len;
   const uint8_t* p = c->in.peek(&len);
   if (!p || len == 0) return false;
-  if (!room_for(1, 0, 1)) {
-    if (dispatching_) {
-      mark_resume(c);
-      return false;
-    }
-    dispatch();
-    if (!c->open) return false;
-  }
   // A data span is never longer than the input it came from, so feeding at
-  // most the room left in this batch keeps every span copyable. The decoder
-  // is incremental: a short feed just takes more steps.
-  // Chunk spans are capped like Content-Length bodies: body events of at
-  // most body_chunk_max bytes.
-  size_t room = std::min<size_t>(shm_.in_cap - in_used_, opt_.body_chunk_max);
+  // most the slab room reserved keeps every span copyable. The decoder is
+  // incremental: a short feed just takes more steps. Spans are copied into
+  // the body slab back to back, so a batch's spans of one body make one
+  // event.
+  uint32_t off;
+  size_t room = slab_reserve(c, std::min<size_t>(len, opt_.body_chunk_max), &off);
+  if (!c->open) return false;
+  if (room == 0) {
+    mark_resume(c);
+    return false;
+  }
   http1::ChunkedDecoder::Step step = c->chunked.decode(p, std::min(len, room));
   if (step.error) {
     respond_error(c, c->body_seq, step.error);
     return false;
   }
-  // One event per step: a data span, or the end (with the last span if the
-  // decoder reports both at once).
   if (step.data_len || step.done) {
-    std::memcpy(shm_.in + in_used_, p + step.data_off, step.data_len);
-    push_body_event(c, in_used_, uint32_t(step.data_len), step.done ? L::kBodyEnd : 0);
-    in_used_ += uint32_t(step.data_len);
+    std::memcpy(shm_.slab + off, p + step.data_off, step.data_len);
+    push_body_event(c, off, uint32_t(step.data_len), step.done ? L::kBodyEnd : 0);
   }
   c->in.skip(step.consumed);
   body_timers_.unlink(&c->read_timer);
@@ -328,6 +384,19 @@ bool Server::emit_chunked(Conn* c) {
 }
 
 void Server::push_body_event(Conn* c, uint32_t off, uint32_t len, int32_t flags) {
+  // `off` is in the body slab, where the bytes were just written.
+  if ((flags & L::kBodyError) == 0) {
+    if (off == slab_used_ && joins_last_body_event(c)) {
+      int32_t* last = shm_.events + size_t(ev_count_ - 1) * L::kEventStride;
+      last[L::kBodyLen] += int32_t(len);
+      last[L::kFlags] = flags;
+      slab_used_ += len;
+      shm_.control[L::kSlabUsed] = int32_t(slab_used_);
+      return;
+    }
+    slab_used_ = off + len;
+    shm_.control[L::kSlabUsed] = int32_t(slab_used_);
+  }
   int32_t* ev = shm_.events + size_t(ev_count_) * L::kEventStride;
   ev[L::kType] = L::kBody;
   ev[L::kSlot] = int32_t(c->slot);
@@ -359,7 +428,7 @@ void Server::respond_error(Conn* c, uint32_t seq, const http1::Error& e) {
   if (c->js_knows_body) {
     // JS is reading this request's body: tell it the body failed.
     if (ev_count_ + pending_closes_.size() < shm_.events_cap) {
-      push_body_event(c, in_used_, 0, L::kBodyEnd | L::kBodyError);
+      push_body_event(c, 0, 0, L::kBodyEnd | L::kBodyError);
     }
     c->js_knows_body = false;
   }
@@ -370,6 +439,13 @@ void Server::respond_error(Conn* c, uint32_t seq, const http1::Error& e) {
   queue_native(c, seq, buf, n, L::kRecEnd | L::kRecClose);
 }
 
+
+void Server::set_body_slab(uint8_t* data, uint32_t cap) {
+  shm_.slab = data;
+  shm_.slab_cap = cap;
+  slab_used_ = 0;
+  shm_.control[L::kSlabUsed] = 0;
+}
 
 bool Server::pause_body(uint32_t slot, uint32_t gen, uint32_t seq, bool pause) {
   Conn* c = conn_at(slot, gen);

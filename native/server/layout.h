@@ -16,6 +16,7 @@ enum Control : int {
   kDetach = 3,        // JS: 1 = contexts still point into `in`; call onBatchEnd
   kNowSec = 4,        // native: wall-clock seconds at the start of the batch
   kInBatch = 5,       // native: 1 while a batch call (and its microtasks) runs; records are applied after it
+  kSlabUsed = 6,      // native: bytes of the body slab written so far (see kSlabMinRoom)
   kConnections = 8,   // native: open connections
   kAccepted = 9,      // native: connections accepted (wraps)
   kRequests = 10,     // native: requests dispatched (wraps)
@@ -43,7 +44,7 @@ enum Event : int {
   kPathLen = 9,
   kHeaderIndex = 10, // first row in `headers`
   kHeaderCount = 11,
-  kBodyOff = 12,     // request (inline body) or body event: offset in `in`
+  kBodyOff = 12,     // request: inline body offset in `in`; body event: offset in the body slab
   kBodyLen = 13,
   kFlags = 14,
   kLengthLo = 15,    // Content-Length, low and high 32 bits (unsigned)
@@ -64,6 +65,15 @@ enum Flags : int32_t {
   kBodyError = 1 << 7,  // body event: the body was malformed or cut off
   kTargetFormShift = 8  // 2 bits: origin, absolute, authority, asterisk
 };
+
+// The body slab: a Buffer JavaScript gives the reactor (setBodySlab), into
+// which request body bytes are read or copied, each body event naming a
+// range of it. The reactor only appends after kSlabUsed and never writes a
+// byte twice, so JavaScript hands those ranges to user code as views, without
+// a copy. After every batch JavaScript gives a fresh slab when less than
+// kSlabMinRoom bytes are left; the reactor ends a batch early when it needs
+// room. Ranges of different events start 8-byte aligned.
+constexpr uint32_t kSlabMinRoom = 65536;
 
 // headers: Int32Array, 4 slots a field: name offset, name length, value
 // offset, value length (offsets absolute in `in`).

@@ -42,7 +42,9 @@ Server::Server(const ServerOptions& options, const SharedRegions& regions, Dispa
     throw std::invalid_argument("input region smaller than the header limit");
   if (shm_.events_cap < 2 || shm_.header_rows_cap < opt_.limits.max_headers || shm_.records_cap < 1)
     throw std::invalid_argument("shared regions too small");
-  if (opt_.body_chunk_max == 0) opt_.body_chunk_max = 65536;
+  if (!shm_.slab || shm_.slab_cap < L::kSlabMinRoom)
+    throw std::invalid_argument("body slab missing or smaller than kSlabMinRoom");
+  if (opt_.body_chunk_max == 0) opt_.body_chunk_max = 1u << 20;
   batch_cap_ = opt_.max_batch ? std::clamp<uint32_t>(opt_.max_batch, 1, shm_.events_cap) : shm_.events_cap;
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");

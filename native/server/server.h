@@ -31,7 +31,7 @@ struct ServerOptions {
   uint32_t max_pipelined = 64;          // requests given to JS and not yet answered, per connection
   uint32_t max_connections = 0;         // 0 = no limit
   uint32_t inline_body_max = 65536;     // bodies up to this arrive with their request
-  uint32_t body_chunk_max = 65536;      // largest body event
+  uint32_t body_chunk_max = 1u << 20;   // most body bytes read (or copied) for one connection at a time
   uint32_t out_high_water = 1u << 20;   // unsent bytes per connection before reading pauses
   uint32_t in_high_water = 262144;      // unparsed bytes per connection before reading pauses
   uint32_t out_low_water = 1u << 18;    // a drain event fires when unsent bytes fall below this
@@ -58,6 +58,8 @@ struct SharedRegions {
   uint32_t records_cap = 0;      // records
   uint8_t* out = nullptr;
   uint32_t out_cap = 0;
+  uint8_t* slab = nullptr;       // the body slab (layout.h); replaced with set_body_slab
+  uint32_t slab_cap = 0;
 };
 
 class Dispatcher {
@@ -113,6 +115,9 @@ class Server {
   bool pause_body(uint32_t slot, uint32_t gen, uint32_t seq, bool pause);
   // Sends "100 Continue" for request `seq` (in order with earlier responses).
   bool send_continue(uint32_t slot, uint32_t gen, uint32_t seq);
+  // A fresh body slab (layout.h). Called by JS at the end of a batch, once
+  // it has taken the events that name the old one.
+  void set_body_slab(uint8_t* data, uint32_t cap);
 
   // The client's address ("::ffff:127.0.0.1" style for mapped IPv4) and
   // port, as accepted; false if the connection is gone.
@@ -135,6 +140,9 @@ class Server {
   bool parse_head(Conn* c);
   bool emit_body(Conn* c);
   bool emit_chunked(Conn* c);
+  bool read_body_direct(Conn* c);
+  size_t slab_reserve(Conn* c, size_t want, uint32_t* off);
+  bool joins_last_body_event(const Conn* c) const;
   void dispatch();
   void append_conn_events(std::vector<std::pair<uint32_t, uint32_t>>* queue, int32_t type);
   bool room_for(uint32_t events, uint32_t header_rows, uint32_t bytes);
@@ -203,6 +211,7 @@ class Server {
   uint32_t batch_cap_ = 0;
   uint32_t hdr_used_ = 0;
   uint32_t in_used_ = 0;
+  uint32_t slab_used_ = 0;  // bytes of the body slab written (it outlives batches)
   std::unique_ptr<http1::HeaderField[]> fields_;
 
   TimerList header_timers_;

@@ -217,6 +217,7 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
       peer: (slot, gen) => (slot >= 0 && this.#transport !== null ? this.#transport.handle.peerAddress(slot, gen) : null),
       endNow: (ctx) => this.#end(ctx),
       pauseBody: (ctx, pause) => void this.#transport?.handle.pauseBody(ctx._slot, ctx._gen, ctx._seq, pause),
+      giveBack: (slab) => this.#transport?.giveBack(slab),
       sendContinue: (ctx) => void this.#transport?.handle.sendContinue(ctx._slot, ctx._gen, ctx._seq),
       beginStream: (ctx, length) => {
         const mode = this.#modeOf(ctx);
@@ -832,7 +833,8 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
     if (ctx._gen !== ev[i + E_GEN] || ctx._seq !== ev[i + E_SEQ]) return;
     const flags = ev[i + E_FLAGS]!;
     const off = ev[i + E_BODY_OFF]!;
-    ctx._onBody(t.input.subarray(off, off + ev[i + E_BODY_LEN]!), (flags & F_BODY_END) !== 0, (flags & F_BODY_ERROR) !== 0);
+    const slab = t.slab;
+    ctx._onBody(slab.bytes.subarray(off, off + ev[i + E_BODY_LEN]!), slab, (flags & F_BODY_END) !== 0, (flags & F_BODY_ERROR) !== 0);
     if (flags & F_BODY_END) {
       this.#bodyTarget[slot] = undefined;
       if (ctx._times !== null) ctx._times.bodyRead = performance.now();

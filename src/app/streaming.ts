@@ -1,9 +1,9 @@
 /**
  * Streaming in both directions, with flow control end to end.
  *
- * Request bodies: the reactor hands body bytes to JS in body events; they
- * are copied into the request's Readable (ctx.bodyStream()) or its buffer
- * (ctx.body()). When the Readable is full, or nobody has asked for the body
+ * Request bodies: the reactor reads body bytes into the transport's body
+ * slab and names them in body events; the views go to the request's
+ * Readable (ctx.bodyStream()) or its buffer (ctx.body()) without a copy. When the Readable is full, or nobody has asked for the body
  * yet and 64 KiB are waiting, JS tells the reactor to stop delivering
  * (pauseBody); the reactor then stops reading the socket once its own input
  * high-water mark is reached, and the client's TCP window closes. Memory per
@@ -17,7 +17,9 @@
 import { readSync } from "node:fs";
 import { Readable } from "node:stream";
 import { ErrorCodes, FaradError, HttpError } from "../common/errors.js";
+import type { BodySlab } from "../transport/native.js";
 import type { RequestContext } from "./context.js";
+import { LentBody } from "./lent-body.js";
 
 /** Bytes held for a body nobody has asked for yet, before delivery pauses. */
 const UNCLAIMED_BODY = 64 * 1024;
@@ -45,6 +47,8 @@ const REC_CLOSE = 2;
 export interface StreamHost {
   /** Stops (true) or resumes body events for ctx's connection. */
   pauseBody(ctx: RequestContext, pause: boolean): void;
+  /** A chunk lent by bodyChunks() is no longer in use. */
+  giveBack(slab: BodySlab): void;
   /** Sends 100 Continue for ctx's request. */
   sendContinue(ctx: RequestContext): void;
   /** Writes the response head (status, headers, framing) without ending the response; returns the record flags for the end (REC_CLOSE or 0). */
@@ -61,8 +65,13 @@ export interface StreamHost {
 
 // ---------------------------------------------------------------- requests
 
-/** A body event's bytes (a view into shared memory: copied here). */
-export function deliverBody(ctx: RequestContext, chunk: Buffer, end: boolean, error: boolean): void {
+/**
+ * A body event's bytes: a view of the transport's body slab `slab`, which
+ * the reactor does not write again while the view may be in use, so it is
+ * handed on without a copy. Lent to bodyChunks(), or else given for good
+ * (the slab is then never reused).
+ */
+export function deliverBody(ctx: RequestContext, chunk: Buffer, slab: BodySlab | null, end: boolean, error: boolean): void {
   if (error) {
     failBody(ctx, new FaradError(ErrorCodes.BODY_ABORTED, "the request body was malformed or cut off"));
     return;
@@ -70,15 +79,19 @@ export function deliverBody(ctx: RequestContext, chunk: Buffer, end: boolean, er
   if (ctx._bodyError !== null) return;
   if (chunk.length > 0) {
     ctx._received += chunk.length;
-    const copy = slabCopy(chunk);
+    const lent = ctx._lent;
+    if (lent === null && slab !== null) slab.kept = true;
     const stream = ctx._stream;
-    if (stream !== null) {
+    if (lent !== null || stream !== null) {
       if (ctx._received > ctx._streamLimit) {
         ctx._state |= 8; // S_CLOSE: the rest of the body will not be read
         failBody(ctx, tooLarge(ctx._streamLimit));
         return;
       }
-      if (!stream.push(copy)) setPaused(ctx, true);
+      if (lent !== null) {
+        if (slab !== null) slab.leases++;
+        lent.push(chunk, slab);
+      } else if (!stream!.push(chunk)) setPaused(ctx, true);
     } else {
       if (ctx._bodyMode === BODY_BUFFERED && ctx._received > ctx._host.bodyLimit) {
         ctx._state |= 8;
@@ -86,43 +99,20 @@ export function deliverBody(ctx: RequestContext, chunk: Buffer, end: boolean, er
         failBody(ctx, tooLarge(ctx._host.bodyLimit));
         return;
       }
-      (ctx._chunks ??= []).push(copy);
+      (ctx._chunks ??= []).push(chunk);
       if (ctx._bodyMode === BODY_UNCLAIMED && ctx._received >= UNCLAIMED_BODY) setPaused(ctx, true);
     }
   }
   if (end) {
     ctx._bodyDone = true;
     if (ctx._stream !== null) ctx._stream.push(null);
+    ctx._lent?.end();
     const w = ctx._bodyWaiter;
     if (w !== null) {
       ctx._bodyWaiter = null;
       w.resolve(takeChunks(ctx));
     }
   }
-}
-
-/**
- * Body chunks are copied into views of shared 4 MiB slabs rather than one
- * ArrayBuffer each (measured: 0.69-0.75 instead of 0.81-1.0 CPU-s per GiB
- * uploaded). A slab lives while any view of it does, so a chunk kept by user
- * code keeps at most its 4 MiB slab alive. Uploads still cost about twice
- * node:http's CPU: see docs/streaming.md, "Upload throughput".
- */
-const SLAB = 4 * 1024 * 1024;
-let slab = Buffer.allocUnsafeSlow(SLAB);
-let slabUsed = 0;
-
-function slabCopy(src: Buffer): Buffer {
-  const n = src.length;
-  if (n > SLAB / 4) return Buffer.from(src);
-  if (slabUsed + n > SLAB) {
-    slab = Buffer.allocUnsafeSlow(SLAB);
-    slabUsed = 0;
-  }
-  const view = slab.subarray(slabUsed, slabUsed + n);
-  src.copy(view);
-  slabUsed = (slabUsed + n + 7) & ~7; // 8-byte aligned views for typed-array readers
-  return view;
 }
 
 export function failBody(ctx: RequestContext, err: Error): void {
@@ -135,6 +125,7 @@ export function failBody(ctx: RequestContext, err: Error): void {
     w.reject(err);
   }
   ctx._stream?.destroy(err);
+  ctx._lent?.fail(err);
 }
 
 function tooLarge(limit: number): HttpError {
@@ -159,7 +150,7 @@ function claimBody(ctx: RequestContext, mode: number): void {
 
 export function takeChunks(ctx: RequestContext): Buffer {
   const c = ctx._chunks;
-  if (c === null) return ctx._bodyLen > 0 ? slabCopy(ctx._inlineBody()) : Buffer.alloc(0);
+  if (c === null) return ctx._bodyLen > 0 ? Buffer.from(ctx._inlineBody()) : Buffer.alloc(0);
   const b = c.length === 1 ? c[0]! : Buffer.concat(c, ctx._received);
   ctx._chunks = [b];
   return b;
@@ -173,7 +164,7 @@ export function readBody(ctx: RequestContext): Promise<Buffer> {
     return Promise.reject(tooLarge(limit));
   }
   if (ctx._bodyMode === BODY_STREAMED) {
-    return Promise.reject(new FaradError(ErrorCodes.BODY_ABORTED, "the body is being read as a stream (bodyStream())"));
+    return Promise.reject(new FaradError(ErrorCodes.BODY_ABORTED, "the body is being read as a stream (bodyStream() or bodyChunks())"));
   }
   if (ctx._bodyError !== null) return Promise.reject(ctx._bodyError);
   if (ctx._received > limit) {
@@ -197,6 +188,9 @@ export function openBodyStream(ctx: RequestContext, options?: BodyStreamOptions)
   if (ctx._stream !== null) return ctx._stream;
   if (ctx._bodyMode === BODY_BUFFERED) {
     throw new FaradError(ErrorCodes.BODY_ABORTED, "the body is being read whole (body()); bodyStream() cannot follow");
+  }
+  if (ctx._lent !== null) {
+    throw new FaradError(ErrorCodes.BODY_ABORTED, "the body is being read with bodyChunks(); bodyStream() cannot follow");
   }
   const limit = options?.limit ?? Infinity;
   if (!(limit >= 0)) throw new FaradError(ErrorCodes.INVALID_OPTION, "bodyStream limit must be a number >= 0");
@@ -225,12 +219,50 @@ export function openBodyStream(ctx: RequestContext, options?: BodyStreamOptions)
   return stream;
 }
 
-/** The request is finished: a body stream nobody finished reading ends here. */
+/**
+ * ctx.bodyChunks(): the body as chunks lent until the handler asks for the
+ * next one (src/app/lent-body.ts).
+ */
+export function openLentBody(ctx: RequestContext, options?: BodyStreamOptions): LentBody {
+  if (ctx._lent !== null) return ctx._lent;
+  if (ctx._bodyMode === BODY_BUFFERED) {
+    throw new FaradError(ErrorCodes.BODY_ABORTED, "the body is being read whole (body()); bodyChunks() cannot follow");
+  }
+  if (ctx._stream !== null) {
+    throw new FaradError(ErrorCodes.BODY_ABORTED, "the body is being read with bodyStream(); bodyChunks() cannot follow");
+  }
+  const limit = options?.limit ?? Infinity;
+  if (!(limit >= 0)) throw new FaradError(ErrorCodes.INVALID_OPTION, "bodyChunks limit must be a number >= 0");
+  const host = ctx._host;
+  const lent = new LentBody(ctx, { pause: setPaused, giveBack: (slab) => host.giveBack(slab) });
+  ctx._lent = lent;
+  ctx._streamLimit = limit;
+  if (ctx._contentLength > limit) {
+    ctx._state |= 8;
+    lent.fail(tooLarge(limit));
+    return lent;
+  }
+  if (ctx._bodyError !== null) {
+    lent.fail(ctx._bodyError);
+    return lent;
+  }
+  // Bytes that came before anyone asked (their slabs are kept: not lent).
+  const held = ctx._chunks;
+  ctx._chunks = null;
+  if (held !== null) for (const b of held) lent.push(b, null);
+  else if (ctx._bodyLen > 0) lent.push(Buffer.from(ctx._inlineBody()), null);
+  if (ctx._bodyDone) lent.end();
+  claimBody(ctx, BODY_STREAMED);
+  return lent;
+}
+
+/** The request is finished: a body stream nobody finished reading ends here; lent chunks come back. */
 export function releaseBody(ctx: RequestContext): void {
   const s = ctx._stream;
   if (s !== null && !s.readableEnded && !s.destroyed) {
     s.destroy(new FaradError(ErrorCodes.BODY_ABORTED, "the request finished before its body was read"));
   }
+  ctx._lent?.close();
 }
 
 // --------------------------------------------------------------- responses

@@ -15,6 +15,7 @@ export interface NativeServerHandle {
   sendFile(slot: number, gen: number, seq: number, fd: number, offset: number, length: number, flags: number): boolean
   pauseBody(slot: number, gen: number, seq: number, pause: boolean): boolean
   sendContinue(slot: number, gen: number, seq: number): boolean
+  setBodySlab(bytes: Uint8Array): void
   stopAccepting(): void
   closeIdle(): void
   closeAll(): void
@@ -39,6 +40,7 @@ export interface NativeRegions {
   input: Buffer
   records: Int32Array
   output: Buffer
+  bodySlab: Buffer
 }
 
 export interface NativeAddon {

@@ -8,6 +8,7 @@ export const C_OUT_USED = 2;
 export const C_DETACH = 3;
 export const C_NOW_SEC = 4;
 export const C_IN_BATCH = 5;
+export const C_SLAB_USED = 6;
 export const C_CONNECTIONS = 8;
 export const C_ACCEPTED = 9;
 export const C_REQUESTS = 10;
@@ -53,6 +54,9 @@ export const F_HAS_BODY = 1 << 5;
 export const F_CONN_CLOSE = 1 << 6;
 export const F_BODY_ERROR = 1 << 7;
 export const F_TARGET_FORM_SHIFT = 8;
+
+/** JavaScript gives the reactor a fresh body slab after a batch that left less room than this. */
+export const SLAB_MIN_ROOM = 65536;
 
 export const HEADER_STRIDE = 4;
 

@@ -3,6 +3,7 @@
  * 127.0.0.1, a logger that records instead of printing, and short timeouts
  * so no test waits on a production default.
  */
+import { test } from "uvu";
 import { Server, type ServerOptions } from "../../src/index.js";
 
 export interface LogEntry {
@@ -62,21 +63,19 @@ export async function withServer(
 /**
  * Fails the process if the file has not finished in `ms`: every wait in
  * these tests is bounded, so this only fires on a bug in the helpers.
- * uvu imports every file before running any, so the budgets add up into one
- * deadline for the whole run (with one file, it is that file's budget).
+ * The clock starts when the file's tests start and stops when they end:
+ * `uvu` imports every file before it runs the first, so a timer started at
+ * import would also count the files that run before this one.
  */
-let watchStart = 0;
-let watchBudget = 0;
-let watchTimer: NodeJS.Timeout | undefined;
 export function watchdog(ms = 30_000): void {
-  if (watchStart === 0) watchStart = Date.now();
-  watchBudget += ms;
-  clearTimeout(watchTimer);
-  watchTimer = setTimeout(() => {
-    console.error(`watchdog: tests still running after ${watchBudget} ms (the sum of the files' budgets)`);
-    process.exit(1);
-  }, watchStart + watchBudget - Date.now());
-  watchTimer.unref();
+  let timer: NodeJS.Timeout | undefined;
+  test.before(() => {
+    timer = setTimeout(() => {
+      console.error(`watchdog: test file still running after ${ms} ms`);
+      process.exit(1);
+    }, ms).unref();
+  });
+  test.after(() => clearTimeout(timer));
 }
 
 /** Polls `cond` every few ms until it holds; rejects with `what` after `timeout`. */
