@@ -17,6 +17,7 @@
 #include <string>
 
 #include "client/handle.h"
+#include "napi_util.h"
 #include "http1/request_parser.h"
 #include "server/layout.h"
 #include "server/server.h"
@@ -24,20 +25,8 @@
 namespace {
 
 using farad::Server;
-
-Napi::Error make_error(Napi::Env env, const std::string& code, const std::string& message) {
-  Napi::Error err = Napi::Error::New(env, message);
-  err.Set("code", Napi::String::New(env, code));
-  return err;
-}
-
-uint32_t opt_u32(const Napi::Object& o, const char* key, uint32_t dflt) {
-  Napi::Value v = o.Get(key);
-  if (!v.IsNumber()) return dflt;
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= 0) || d > 4294967295.0) return dflt;
-  return uint32_t(d);
-}
+using farad::napi::make_error;
+using farad::napi::opt_u32;
 
 template <typename T>
 T* region(const Napi::Object& o, const char* key, uint32_t* count, size_t* bytes) {
@@ -197,20 +186,7 @@ class ServerHandle : public Napi::ObjectWrap<ServerHandle>, public farad::Dispat
       throw make_error(env, uv_err_name(r),
                        std::string(uv_strerror(r)) + " (listen " + ip + ":" + std::to_string(port) + ")");
     if (!poll_) {
-      uv_loop_t* loop = nullptr;
-      if (napi_get_uv_event_loop(env, &loop) != napi_ok || !loop)
-        throw make_error(env, "FARAD_ERR_NATIVE", "no event loop");
-      poll_ = new uv_poll_t;
-      int pr = uv_poll_init(loop, poll_, s.reactor_fd());
-      if (pr == 0) {
-        poll_->data = this;
-        pr = uv_poll_start(poll_, UV_READABLE, OnPoll);
-      }
-      if (pr != 0) {
-        delete poll_;
-        poll_ = nullptr;
-        throw make_error(env, uv_err_name(pr), uv_strerror(pr));
-      }
+      poll_ = farad::napi::start_poll(env, s.reactor_fd(), this, OnPoll);
       Ref();  // keep serving even if the program drops its reference
     }
     return Napi::Number::New(env, bound);
@@ -332,10 +308,7 @@ class ServerHandle : public Napi::ObjectWrap<ServerHandle>, public farad::Dispat
 
   void Stop() {
     if (poll_) {
-      uv_poll_stop(poll_);
-      poll_->data = nullptr;
-      uv_close(reinterpret_cast<uv_handle_t*>(poll_),
-               [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+      farad::napi::stop_poll(poll_);
       poll_ = nullptr;
       Unref();
     }

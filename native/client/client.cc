@@ -23,11 +23,6 @@ constexpr uint64_t kWakeTag = ~uint64_t(0) - 1;
 
 inline uint64_t tag(uint32_t slot, uint32_t gen) { return (uint64_t(gen) << 32) | slot; }
 
-inline void close_fd(int fd) {
-  // Linux releases the descriptor even on EINTR; retrying could close
-  // a descriptor another thread just got.
-  (void)::close(fd);
-}
 
 // Compacts an output queue once its sent prefix dominates it.
 inline void compact(std::vector<uint8_t>& out, size_t& off) {

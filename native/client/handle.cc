@@ -16,29 +16,19 @@
 
 #include "client/client.h"
 #include "client/handle.h"
+#include "napi_util.h"
 
 namespace farad {
 
 namespace {
 
+using napi::make_error;
+using napi::opt_u32;
+
 // Reads land in slabs of this size: room for a turn's worth of bytes
 // (client.cc caps a turn at 256 KiB) and then some, so small messages
 // share one allocation for many turns.
 constexpr size_t kSlabSize = 512 << 10;
-
-Napi::Error make_error(Napi::Env env, const std::string& code, const std::string& message) {
-  Napi::Error err = Napi::Error::New(env, message);
-  err.Set("code", Napi::String::New(env, code));
-  return err;
-}
-
-uint32_t opt_u32(const Napi::Object& o, const char* key, uint32_t dflt) {
-  Napi::Value v = o.Get(key);
-  if (!v.IsNumber()) return dflt;
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= 0) || d > 4294967295.0) return dflt;
-  return uint32_t(d);
-}
 
 class ClientHandle : public Napi::ObjectWrap<ClientHandle>, public ClientSink {
  public:
@@ -76,20 +66,7 @@ class ClientHandle : public Napi::ObjectWrap<ClientHandle>, public ClientSink {
       throw make_error(env, "FARAD_ERR_NATIVE", e.what());
     }
     env_ = env;
-    uv_loop_t* loop = nullptr;
-    if (napi_get_uv_event_loop(env, &loop) != napi_ok || !loop)
-      throw make_error(env, "FARAD_ERR_NATIVE", "no event loop");
-    poll_ = new uv_poll_t;
-    int pr = uv_poll_init(loop, poll_, core_->reactor_fd());
-    if (pr == 0) {
-      poll_->data = this;
-      pr = uv_poll_start(poll_, UV_READABLE, OnPoll);
-    }
-    if (pr != 0) {
-      delete poll_;
-      poll_ = nullptr;
-      throw make_error(env, uv_err_name(pr), uv_strerror(pr));
-    }
+    poll_ = napi::start_poll(env, core_->reactor_fd(), this, OnPoll);
     uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
   }
 
@@ -214,10 +191,7 @@ class ClientHandle : public Napi::ObjectWrap<ClientHandle>, public ClientSink {
 
   void Stop() {
     if (poll_) {
-      uv_poll_stop(poll_);
-      poll_->data = nullptr;
-      uv_close(reinterpret_cast<uv_handle_t*>(poll_),
-               [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+      napi::stop_poll(poll_);
       poll_ = nullptr;
     }
     core_.reset();

@@ -7,7 +7,14 @@
 #include <sys/epoll.h>
 #include <cstdint>
 
+#include <unistd.h>
+
 namespace farad {
+
+// Closes a descriptor once. POSIX leaves its state unspecified after EINTR;
+// Linux always releases it, so retrying could close a descriptor another
+// thread has just been given.
+inline void close_fd(int fd) { (void)::close(fd); }
 
 class Reactor {
  public:

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "reactor/reactor.h"
 #include "server/connection.h"
 
 namespace farad::detail {
@@ -22,10 +23,6 @@ enum TimerId : uint8_t { kHeaderTimer = 1, kBodyTimer, kIdleTimer, kWriteTimer, 
 // descriptor closed (and reused) earlier in the same turn misses.
 inline uint64_t tag_of(const Conn* c) { return (uint64_t(c->gen) << 32) | c->slot; }
 
-inline void close_fd(int fd) {
-  // POSIX leaves the descriptor state unspecified after EINTR; Linux always
-  // releases it, so retrying would close a descriptor someone else now owns.
-  (void)::close(fd);
-}
+using ::farad::close_fd;  // reactor/reactor.h
 
 }  // namespace farad::detail
