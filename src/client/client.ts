@@ -379,6 +379,9 @@ export class Client implements ExchangeHost {
     const watched = this.#leak !== false && (req as unknown as Record<symbol, boolean>)[kHelper] !== true;
     const site = watched ? ((req as unknown as Record<symbol, unknown>)[kSite] as { stack?: string } | undefined) : undefined;
     const maxBody = req.maxBodySize === undefined ? this.#maxBodySize : optMs(req.maxBodySize, 0, "maxBodySize");
+    // The tick runs at the client's resolution unless this request asks
+    // for shorter timeouts (the common case costs no comparison).
+    const ownTimeouts = req.connectTimeout !== undefined || req.headersTimeout !== undefined || req.bodyTimeout !== undefined || req.timeout !== undefined ? timeouts : undefined;
     let fresh = false;
     let staleRetried = false;
     for (let attempt = 1; ; attempt++) {
@@ -400,7 +403,7 @@ export class Client implements ExchangeHost {
       ex.watched = watched;
       ex.maxBodySize = maxBody;
       ex.site = site;
-      this.#ensureTick(timeouts);
+      this.#ensureTick(ownTimeouts); // per attempt: the tick stops while nothing is in flight
       try {
         const res = await ex.start(fresh);
         fresh = false;

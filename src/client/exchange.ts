@@ -441,7 +441,8 @@ export class Exchange {
       b.cancel(ep);
       return;
     }
-    const ok = err === null ? !(this.failureStatuses?.has(this.status) ?? false) : this.#headMs >= 0 && !(this.failureStatuses?.has(this.status) ?? false);
+    // A transport failure at any point, or a failure status, counts against the endpoint.
+    const ok = err === null && !(this.failureStatuses?.has(this.status) ?? false);
     b.end(ep, { ok, latencyMs: this.#headMs >= 0 ? this.#headMs : performance.now() - this.#t0 });
   }
 
