@@ -9,21 +9,19 @@
 // Reports requests/s and client CPU microseconds per request (all of the
 // client process's threads), medians over rounds, as ratios to undici.
 import { execFileSync, spawn } from 'node:child_process'
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs'
-import { join, relative } from 'node:path'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 import { cpuUsed, sampleCpu } from './lib/cpu.js'
 import { describeMachine } from './lib/machine.js'
-import { repoRoot, resultsDir, resultsMarkdown } from './lib/paths.js'
+import { repoRoot } from './lib/paths.js'
+import { numberArg, saveSection } from './lib/report.js'
 import { ServerProcess } from './lib/server-process.js'
 import { median } from './lib/stats.js'
 
 const args = process.argv.slice(2)
-function opt(name: string, dflt: number): number {
-  const a = args.find((x) => x.startsWith(`--${name}=`))
-  return a ? Number(a.split('=')[1]) : dflt
-}
+const opt = (name: string, dflt: number): number => numberArg(args, name, dflt)
 const rounds = opt('rounds', 3)
 const duration = opt('duration', 5)
 const concurrency = opt('concurrency', 50)
@@ -137,11 +135,4 @@ lines.push('')
 const section = lines.join('\n')
 console.log(section)
 
-mkdirSync(resultsDir, { recursive: true })
-const json = join(resultsDir, `client-${machine.date.replace(/:/g, '-')}.json`)
-writeFileSync(json, JSON.stringify({ machine, rounds, duration, concurrency, results }, null, 2) + '\n')
-const MARKER = '<!-- runs, newest first; npm run bench inserts below this line -->'
-const old = existsSync(resultsMarkdown) ? readFileSync(resultsMarkdown, 'utf8') : ''
-const at = old.indexOf(MARKER)
-const withRaw = `${section}- raw numbers: \`${relative(repoRoot, json)}\`\n`
-writeFileSync(resultsMarkdown, at === -1 ? `${old}\n${withRaw}` : `${old.slice(0, at + MARKER.length)}\n\n${withRaw}${old.slice(at + MARKER.length).replace(/^\n+/, '\n')}`)
+saveSection('client', machine.date, section, { machine, rounds, duration, concurrency, results })

@@ -6,23 +6,20 @@
 // The proxy under test is pinned to CPU 0; wrk (-t1) and the upstream share
 // CPU 1. Reports requests/s and p99 latency (medians over rounds, rounds
 // interleaved) and the ratios farad / undici.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, relative } from 'node:path'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 import { describeMachine } from './lib/machine.js'
-import { repoRoot, resultsDir, resultsMarkdown } from './lib/paths.js'
+import { numberArg, saveSection } from './lib/report.js'
 import { luaFor, scenarios } from './lib/scenarios.js'
 import { ServerProcess } from './lib/server-process.js'
 import { median } from './lib/stats.js'
 import { errorCount, runWrk } from './lib/wrk.js'
 
 const args = process.argv.slice(2)
-function opt(name: string, dflt: number): number {
-  const a = args.find((x) => x.startsWith(`--${name}=`))
-  return a ? Number(a.split('=')[1]) : dflt
-}
+const opt = (name: string, dflt: number): number => numberArg(args, name, dflt)
 const rounds = opt('rounds', 3)
 const duration = opt('duration', 5)
 const connections = opt('connections', 64)
@@ -77,11 +74,4 @@ const lines = [
 ]
 const section = lines.join('\n')
 console.log(section)
-mkdirSync(resultsDir, { recursive: true })
-const json = join(resultsDir, `proxy-${machine.date.replace(/:/g, '-')}.json`)
-writeFileSync(json, JSON.stringify({ machine, rounds, duration, connections, runs, summary }, null, 2) + '\n')
-const MARKER = '<!-- runs, newest first; npm run bench inserts below this line -->'
-const old = existsSync(resultsMarkdown) ? readFileSync(resultsMarkdown, 'utf8') : ''
-const at = old.indexOf(MARKER)
-const withRaw = `${section}- raw numbers: \`${relative(repoRoot, json)}\`\n`
-writeFileSync(resultsMarkdown, at === -1 ? `${old}\n${withRaw}` : `${old.slice(0, at + MARKER.length)}\n\n${withRaw}${old.slice(at + MARKER.length).replace(/^\n+/, '\n')}`)
+saveSection('proxy', machine.date, section, { machine, rounds, duration, connections, runs, summary })

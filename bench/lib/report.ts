@@ -145,12 +145,37 @@ export function saveRun(r: RunRecord): { markdown: string; json: string } {
   const json = join(resultsDir, `${r.machine.date.replace(/:/g, '-')}.json`)
   writeFileSync(json, JSON.stringify(r, null, 2) + '\n')
 
-  const section = markdownSection(r, json)
+  insertSection(markdownSection(r, json))
+  return { markdown: resultsMarkdown, json }
+}
+
+/** Puts a run's section at the top of bench/RESULTS.md's list of runs (newest first). */
+export function insertSection(section: string): void {
   const old = existsSync(resultsMarkdown) ? readFileSync(resultsMarkdown, 'utf8') : ''
   const at = old.indexOf(MARKER)
   const next = at === -1
     ? `${PREAMBLE}\n${section}${old ? `\n${old}` : ''}`
     : `${old.slice(0, at + MARKER.length)}\n\n${section}${old.slice(at + MARKER.length).replace(/^\n+/, '\n')}`
   writeFileSync(resultsMarkdown, next)
-  return { markdown: resultsMarkdown, json }
+}
+
+/**
+ * Records a run that is not `npm run bench` (client, proxy): its raw numbers
+ * in bench/results/<prefix>-<date>.json and its section, pointing at them,
+ * in bench/RESULTS.md.
+ */
+export function saveSection(prefix: string, date: string, section: string, raw: unknown): void {
+  mkdirSync(resultsDir, { recursive: true })
+  const json = join(resultsDir, `${prefix}-${date.replace(/:/g, '-')}.json`)
+  writeFileSync(json, JSON.stringify(raw, null, 2) + '\n')
+  insertSection(`${section}- raw numbers: \`${relative(repoRoot, json)}\`\n`)
+}
+
+/** `--name=N` from argv, or dflt. */
+export function numberArg(args: readonly string[], name: string, dflt: number): number {
+  const a = args.find((x) => x.startsWith(`--${name}=`))
+  if (a === undefined) return dflt
+  const n = Number(a.slice(name.length + 3))
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got ${a}`)
+  return n
 }
