@@ -393,12 +393,13 @@ export class Client implements ExchangeHost {
     } catch (e) {
       return Promise.reject(e);
     }
-    if (plan.balanced || plan.attempts > 1) return this.#attempts(plan, false);
-    // The common case, one attempt (and the resend of a stale connection),
-    // without an async frame per request.
+    if (plan.balanced || plan.attempts > 1) return this.#attempts(plan);
+    // The common case, one attempt, without an async frame per request: the
+    // exchange itself resends on a fresh connection when a pooled one was
+    // stale.
     const ex = this.#exchange(plan, plan.target, plan.head, plan.pool, null);
-    const p = ex.start(false);
-    return plan.canRetry ? p.then(undefined, (e: ClientError) => (this.#stale(plan, ex, e) ? this.#attempts(plan, true) : Promise.reject(e))) : p;
+    ex.resendIfStale = plan.canRetry;
+    return ex.start(false);
   }
 
   // A pooled connection the server had closed: send once more on a fresh
@@ -424,13 +425,13 @@ export class Client implements ExchangeHost {
     return ex;
   }
 
-  // Attempts under a retry policy or a balancer; `afterStale`: the first
-  // attempt met a stale connection and this one goes on a fresh one.
-  async #attempts(plan: Plan, afterStale: boolean): Promise<ClientResponse> {
+  // Attempts under a retry policy or a balancer (a stale connection is
+  // resent here, on a freshly picked endpoint).
+  async #attempts(plan: Plan): Promise<ClientResponse> {
     const { req, policy, attempts, retryAny } = plan;
     let { target, head, pool } = plan;
-    let fresh = afterStale;
-    let staleRetried = afterStale;
+    let fresh = false;
+    let staleRetried = false;
     for (let attempt = 1; ; attempt++) {
       let ep: Endpoint | null = null;
       if (plan.balanced) {

@@ -104,6 +104,8 @@ export class Exchange {
   maxBodySize = Infinity;
   /** The caller gets the face (request()); helpers that read it whole do not register it. */
   watched = true;
+  /** Send again on a fresh connection if a reused one turns out closed (replayable, idempotent requests). */
+  resendIfStale = false;
   /** The balancer and endpoint this attempt went to, told how it ended (once). */
   balancer: Balancer | null = null;
   endpoint: Endpoint | null = null;
@@ -371,6 +373,19 @@ export class Exchange {
   onConnectionError(err: ClientError, started: boolean, reused: boolean): void {
     this.responseStarted ||= started;
     this.reusedConnection ||= reused;
+    // A pooled connection the server had closed while idle: nothing reached
+    // the server, so the request goes once more on a fresh connection,
+    // whatever the retry policy.
+    if (this.resendIfStale && this.state === S_SENT && this.reusedConnection && !this.responseStarted && err.code === ClientErrorCodes.SOCKET_CLOSED) {
+      this.resendIfStale = false;
+      this.conn = null;
+      this.state = S_QUEUED;
+      this.requestSent = false;
+      this.headDeadline = 0;
+      this.#continue = null;
+      this.pool.acquire(this, true);
+      return;
+    }
     this.fail(err);
   }
 
