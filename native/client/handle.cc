@@ -1,8 +1,10 @@
 // The N-API face of ClientCore (client.h): a JS class whose instance owns
 // one core, watches its epoll descriptor with a uv_poll (the JS thread never
 // blocks in epoll_wait) and turns each reactor turn into one call into JS:
-// onBatch(events: Int32Array, slab: Buffer, codes: string[] | null). Reads
-// land in the slab, a Buffer JS owns, so body bytes are not copied again.
+// onBatch(events: Int32Array, count, slab: Buffer, codes: string[] | null).
+// Reads land in the slab, a Buffer JS owns, so body bytes are not copied
+// again. `events` is one array reused for every batch (its first `count`
+// words are this batch's): JS reads it during the call and keeps nothing.
 //
 // The uv_poll is unreferenced unless JS says requests are in flight
 // (ref(true)), so idle pooled connections never keep a process alive, as
@@ -75,9 +77,18 @@ class ClientHandle : public Napi::ObjectWrap<ClientHandle>, public ClientSink {
   void on_batch(const int32_t* events, size_t n_events, const char* const* codes, size_t n_codes) override {
     Napi::Env env(env_);
     Napi::HandleScope scope(env);
-    Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, n_events * sizeof(int32_t));
-    std::memcpy(ab.Data(), events, n_events * sizeof(int32_t));
-    Napi::Int32Array ev = Napi::Int32Array::New(env, n_events, ab, 0);
+    if (n_events > ev_capacity_ || ev_.IsEmpty()) {
+      // Grown by doubling; most batches fit the first one.
+      size_t cap = ev_capacity_ ? ev_capacity_ : 1024;
+      while (cap < n_events) cap *= 2;
+      Napi::Int32Array a = Napi::Int32Array::New(env, cap);
+      ev_ = Napi::Persistent(a);
+      ev_data_ = a.Data();
+      ev_capacity_ = cap;
+    }
+    std::memcpy(ev_data_, events, n_events * sizeof(int32_t));
+    Napi::Value ev = ev_.Value();
+    Napi::Value count = Napi::Number::New(env, double(n_events));
     Napi::Value slab = slab_.IsEmpty() ? env.Null() : slab_.Value();
     Napi::Value names = env.Null();
     if (n_codes) {
@@ -86,7 +97,7 @@ class ClientHandle : public Napi::ObjectWrap<ClientHandle>, public ClientSink {
       names = a;
     }
     try {
-      on_batch_.MakeCallback(Value(), {ev, slab, names}, *async_context_);
+      on_batch_.MakeCallback(Value(), {ev, count, slab, names}, *async_context_);
     } catch (const Napi::Error& e) {
       // The JS side catches its own errors; reaching here is a bug in farad.
       napi_fatal_exception(env_, e.Value());
@@ -196,6 +207,7 @@ class ClientHandle : public Napi::ObjectWrap<ClientHandle>, public ClientSink {
     }
     core_.reset();
     slab_.Reset();
+    ev_.Reset();
   }
 
   napi_env env_ = nullptr;
@@ -205,6 +217,9 @@ class ClientHandle : public Napi::ObjectWrap<ClientHandle>, public ClientSink {
   uv_poll_t* poll_ = nullptr;
   Napi::FunctionReference on_batch_;
   Napi::Reference<Napi::Buffer<uint8_t>> slab_;
+  Napi::Reference<Napi::Int32Array> ev_;
+  int32_t* ev_data_ = nullptr;
+  size_t ev_capacity_ = 0;
   std::unique_ptr<Napi::AsyncContext> async_context_;
 };
 

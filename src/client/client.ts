@@ -5,7 +5,7 @@
  *
  * docs/client.md is the user's guide; the comments here say why.
  */
-import type { Balancer } from "./balance.js";
+import type { Balancer, Endpoint } from "./balance.js";
 import { ClientError, ClientErrorCodes } from "./errors.js";
 import { Exchange, type ExchangeHost } from "./exchange.js";
 import { Transport } from "./connection.js";
@@ -126,8 +126,6 @@ const CLIENT_OPTIONS = new Set([
   "expectContinueTimeout", "maxBodySize", "maxHeaderBytes", "maxHeaders", "maxTrailerBytes", "retry", "headers", "leakDetection", "onLeak",
 ]);
 
-const kHelper = Symbol("farad.helper");
-const kSite = Symbol("farad.site");
 
 function invalidOption(message: string): ClientError {
   return new ClientError("FARAD_ERR_INVALID_OPTION", message);
@@ -164,7 +162,7 @@ export class Client implements ExchangeHost {
   readonly #targets = new Map<string, { target: Target; heads: Map<string, EncodedHead> }>();
   readonly #active = new Set<Exchange>();
   #middleware: ClientMiddleware[] = [];
-  #chain: (req: ClientRequest) => Promise<ClientResponse>;
+  #chain: (req: ClientRequest, watched: boolean, site: Site | undefined) => Promise<ClientResponse>;
   #tick: NodeJS.Timeout | undefined;
   #tickMs: number;
   #closed = false;
@@ -222,7 +220,7 @@ export class Client implements ExchangeHost {
     this.#leak = leak;
     this.#onLeak = options.onLeak ?? ((err) => process.emitWarning(err.message, { code: err.code, detail: err.stack }));
     this.#tickMs = tickFor([this.#pool.connectTimeout, this.#headersTimeout, this.#bodyTimeout, this.#timeout, this.#pool.queueTimeout]);
-    this.#chain = (req) => this.#dispatch(req);
+    this.#chain = (req, watched, site) => this.#dispatch(req, watched, site);
     this.#registry = new FinalizationRegistry((ex) => this.#leakedResponse(ex));
   }
 
@@ -231,9 +229,9 @@ export class Client implements ExchangeHost {
     if (typeof mw !== "function") throw invalidOption("client.use() takes a function (req, next) => Promise<ClientResponse>");
     this.#middleware.push(mw);
     const list = this.#middleware.slice();
-    const run = (i: number, req: ClientRequest): Promise<ClientResponse> =>
-      i === list.length ? this.#dispatch(req) : list[i]!(req, (r) => run(i + 1, r));
-    this.#chain = (req) => run(0, req);
+    const run = (i: number, req: ClientRequest, watched: boolean, site: Site | undefined): Promise<ClientResponse> =>
+      i === list.length ? this.#dispatch(req, watched, site) : list[i]!(req, (r) => run(i + 1, r, watched, site));
+    this.#chain = (req, watched, site) => run(0, req, watched, site);
     return this;
   }
 
@@ -245,14 +243,19 @@ export class Client implements ExchangeHost {
   request(options: RequestOptions): Promise<ClientResponse> {
     if (this.#closed) return Promise.reject(new ClientError(ClientErrorCodes.CLIENT_CLOSED, "the client was closed"));
     if (options === null || typeof options !== "object") return Promise.reject(new ClientError(ClientErrorCodes.INVALID_REQUEST, "request() takes an options object"));
-    const req = options as ClientRequest;
-    if (req.method === undefined) req.method = "GET";
+    return this.#request(options as ClientRequest, true);
+  }
+
+  // `watched`: the response is the caller's to release (the helpers release
+  // their own). The caller's options are not touched unless middleware is
+  // installed, which is documented to see `method` filled in.
+  #request(req: ClientRequest, watched: boolean): Promise<ClientResponse> {
     // Where the caller asked, for the leak report: captured here, the
     // caller's frame is two up, so a short trace (cheap) reaches it.
-    if (this.#leak === "stack" && (req as unknown as Record<symbol, unknown>)[kHelper] !== true) {
-      (req as unknown as Record<symbol, unknown>)[kSite] = captureSite();
-    }
-    return this.#chain(req);
+    const site = watched && this.#leak === "stack" ? captureSite() : undefined;
+    if (this.#middleware.length === 0) return this.#dispatch(req, watched && this.#leak !== false, site);
+    if (req.method === undefined) req.method = "GET";
+    return this.#chain(req, watched && this.#leak !== false, site);
   }
 
   get(url: string | URL, options?: Omit<RequestOptions, "url" | "method" | "body">): Promise<FullResponse> {
@@ -275,8 +278,8 @@ export class Client implements ExchangeHost {
   }
 
   async #whole(req: ClientRequest): Promise<FullResponse> {
-    (req as unknown as Record<symbol, boolean>)[kHelper] = true;
-    const res = await this.request(req);
+    if (this.#closed) throw new ClientError(ClientErrorCodes.CLIENT_CLOSED, "the client was closed");
+    const res = await this.#request(req, false);
     let body: Buffer;
     try {
       body = await res.bytes();
@@ -325,9 +328,10 @@ export class Client implements ExchangeHost {
 
   // --- dispatch ---
 
-  async #dispatch(req: ClientRequest): Promise<ClientResponse> {
+  // Everything about a request decided once, before its first attempt.
+  #plan(req: ClientRequest, watched: boolean, site: Site | undefined): Plan {
     if (this.#closed) throw new ClientError(ClientErrorCodes.CLIENT_CLOSED, "the client was closed");
-    const method = req.method;
+    const method = req.method ?? "GET";
     if (typeof method !== "string" || !isToken(method)) throw new ClientError(ClientErrorCodes.INVALID_REQUEST, `method ${JSON.stringify(method)} is not a token`);
     if (method === "CONNECT") throw new ClientError(ClientErrorCodes.INVALID_REQUEST, "CONNECT is not supported by request()");
     checkBody(req.body);
@@ -369,41 +373,75 @@ export class Client implements ExchangeHost {
     // method only when the caller says it is safe.
     const canRetry = replayable(req.body) && (req.idempotent === true || IDEMPOTENT.has(method));
     const retryAny = canRetry || (replayable(req.body) && policy.nonIdempotent);
-    const timeouts = {
-      connect: optMs(req.connectTimeout, this.#pool.connectTimeout, "connectTimeout"),
-      headers: optMs(req.headersTimeout, this.#headersTimeout, "headersTimeout"),
-      body: optMs(req.bodyTimeout, this.#bodyTimeout, "bodyTimeout"),
-      total: optMs(req.timeout, this.#timeout, "timeout"),
-    };
-    let pool = balanced ? (undefined as unknown as Pool) : this.#poolFor(target.origin, target.hostname, target.port);
-    const watched = this.#leak !== false && (req as unknown as Record<symbol, boolean>)[kHelper] !== true;
-    const site = watched ? ((req as unknown as Record<symbol, unknown>)[kSite] as { stack?: string } | undefined) : undefined;
-    const maxBody = req.maxBodySize === undefined ? this.#maxBodySize : optMs(req.maxBodySize, 0, "maxBodySize");
+    const plan = new Plan(req, method, target, head, headers, balanced, policy, attempts, canRetry, retryAny, watched, site);
+    plan.connectTimeout = optMs(req.connectTimeout, this.#pool.connectTimeout, "connectTimeout");
+    plan.headersTimeout = optMs(req.headersTimeout, this.#headersTimeout, "headersTimeout");
+    plan.bodyTimeout = optMs(req.bodyTimeout, this.#bodyTimeout, "bodyTimeout");
+    plan.totalTimeout = optMs(req.timeout, this.#timeout, "timeout");
+    plan.maxBody = req.maxBodySize === undefined ? this.#maxBodySize : optMs(req.maxBodySize, 0, "maxBodySize");
     // The tick runs at the client's resolution unless this request asks
     // for shorter timeouts (the common case costs no comparison).
-    const ownTimeouts = req.connectTimeout !== undefined || req.headersTimeout !== undefined || req.bodyTimeout !== undefined || req.timeout !== undefined ? timeouts : undefined;
+    plan.ownTimeouts = req.connectTimeout !== undefined || req.headersTimeout !== undefined || req.bodyTimeout !== undefined || req.timeout !== undefined;
+    if (!balanced) plan.pool = this.#poolFor(target.origin, target.hostname, target.port);
+    return plan;
+  }
+
+  #dispatch(req: ClientRequest, watched: boolean, site: Site | undefined): Promise<ClientResponse> {
+    let plan: Plan;
+    try {
+      plan = this.#plan(req, watched, site);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (plan.balanced || plan.attempts > 1) return this.#attempts(plan);
+    // The common case, one attempt, without an async frame per request: the
+    // exchange itself resends on a fresh connection when a pooled one was
+    // stale.
+    const ex = this.#exchange(plan, plan.target, plan.head, plan.pool, null);
+    ex.resendIfStale = plan.canRetry;
+    return ex.start(false);
+  }
+
+  // A pooled connection the server had closed: send once more on a fresh
+  // one, whatever the policy (nothing reached the server).
+  #stale(plan: Plan, ex: Exchange, err: ClientError): boolean {
+    return plan.canRetry && ex.reusedConnection && !ex.responseStarted && err.code === ClientErrorCodes.SOCKET_CLOSED;
+  }
+
+  #exchange(plan: Plan, target: Target, head: EncodedHead, pool: Pool, ep: Endpoint | null): Exchange {
+    const req = plan.req;
+    const ex = new Exchange(this, pool, plan.method, methodCode(plan.method), head, req.body, plan.connectTimeout, plan.headersTimeout, plan.bodyTimeout, plan.totalTimeout, req.signal);
+    if (ep !== null) {
+      ex.balancer = this.#balancer!;
+      ex.endpoint = ep;
+      ex.failureStatuses = this.#failureStatuses;
+      this.#balancer!.start(ep);
+    }
+    ex.watched = plan.watched;
+    ex.maxBodySize = plan.maxBody;
+    ex.site = plan.site;
+    // Per attempt: the tick stops while nothing is in flight.
+    this.#ensureTick(plan.ownTimeouts ? plan : undefined);
+    return ex;
+  }
+
+  // Attempts under a retry policy or a balancer (a stale connection is
+  // resent here, on a freshly picked endpoint).
+  async #attempts(plan: Plan): Promise<ClientResponse> {
+    const { req, policy, attempts, retryAny } = plan;
+    let { target, head, pool } = plan;
     let fresh = false;
     let staleRetried = false;
     for (let attempt = 1; ; attempt++) {
-      let ep = null;
-      if (balanced) {
+      let ep: Endpoint | null = null;
+      if (plan.balanced) {
         ep = this.#balancer!.pick(); // throws FARAD_ERR_NO_ENDPOINT when none is usable
         const hostPort = ep.host.includes(":") ? `[${ep.host}]:${ep.port}` : `${ep.host}:${ep.port}`;
         target = { origin: `http://${hostPort}`, hostname: ep.host, port: ep.port, hostHeader: hostPort, path: target.path };
-        head = encodeHead(method, target, headers);
+        head = encodeHead(plan.method, target, plan.headers);
         pool = this.#poolFor(target.origin, target.hostname, target.port);
       }
-      const ex = new Exchange(this, pool, method, methodCode(method), head, req.body, timeouts.connect, timeouts.headers, timeouts.body, timeouts.total, req.signal);
-      if (ep !== null) {
-        ex.balancer = this.#balancer!;
-        ex.endpoint = ep;
-        ex.failureStatuses = this.#failureStatuses;
-        this.#balancer!.start(ep);
-      }
-      ex.watched = watched;
-      ex.maxBodySize = maxBody;
-      ex.site = site;
-      this.#ensureTick(ownTimeouts); // per attempt: the tick stops while nothing is in flight
+      const ex = this.#exchange(plan, target, head, pool, ep);
       try {
         const res = await ex.start(fresh);
         fresh = false;
@@ -416,9 +454,7 @@ export class Client implements ExchangeHost {
         return res;
       } catch (e) {
         const err = e as ClientError;
-        // A pooled connection the server had closed: send once more on a
-        // fresh one, whatever the policy (nothing reached the server).
-        if (!staleRetried && canRetry && ex.reusedConnection && !ex.responseStarted && err.code === ClientErrorCodes.SOCKET_CLOSED) {
+        if (!staleRetried && this.#stale(plan, ex, err)) {
           staleRetried = true;
           fresh = true;
           attempt--;
@@ -493,9 +529,9 @@ export class Client implements ExchangeHost {
 
   // --- timers: one coarse tick for every deadline ---
 
-  #ensureTick(t: { connect: number; headers: number; body: number; total: number } | undefined): void {
+  #ensureTick(t: Plan | undefined): void {
     if (t !== undefined) {
-      const want = tickFor([t.connect, t.headers, t.body, t.total]);
+      const want = tickFor([t.connectTimeout, t.headersTimeout, t.bodyTimeout, t.totalTimeout]);
       if (want < this.#tickMs) {
         this.#tickMs = want;
         if (this.#tick !== undefined) {
@@ -536,9 +572,37 @@ export class Client implements ExchangeHost {
   }
 }
 
+type Site = { stack?: string };
+
+// One request's decisions (target, encoded head, policy, timeouts), shared
+// by its attempts.
+class Plan {
+  connectTimeout = 0;
+  headersTimeout = 0;
+  bodyTimeout = 0;
+  totalTimeout = 0;
+  maxBody = 0;
+  ownTimeouts = false;
+  pool: Pool = undefined as unknown as Pool;
+  constructor(
+    readonly req: ClientRequest,
+    readonly method: string,
+    readonly target: Target,
+    readonly head: EncodedHead,
+    readonly headers: HeaderInput | [string, string][] | undefined,
+    readonly balanced: boolean,
+    readonly policy: Required<RetryOptions>,
+    readonly attempts: number,
+    readonly canRetry: boolean,
+    readonly retryAny: boolean,
+    readonly watched: boolean,
+    readonly site: Site | undefined,
+  ) {}
+}
+
 // The caller's frames are what a leak report needs; a short trace keeps the
 // capture (which walks and translates optimized frames) cheap.
-function captureSite(): { stack?: string } {
+function captureSite(): Site {
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 3;
   // Frames from request() up are the caller's: that is what the report

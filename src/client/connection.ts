@@ -43,7 +43,7 @@ export class Transport {
     const addon = loadNative();
     this.handle = new addon.ClientHandle(
       { maxHeaderBytes: options.maxHeaderBytes, maxHeaders: options.maxHeaders, maxTrailerBytes: options.maxTrailerBytes },
-      (ev, slab, codes) => this.#onBatch(ev, slab, codes),
+      (ev, n, slab, codes) => this.#onBatch(ev, n, slab, codes),
     );
   }
 
@@ -74,9 +74,9 @@ export class Transport {
   }
 
   // Offsets are into `slab`, the Buffer reads landed in (views of it are
-  // handed out as body chunks: no copy); error codes index `codes`.
-  #onBatch(ev: Int32Array, bytes: Buffer | null, codes: string[] | null): void {
-    const n = ev.length;
+  // handed out as body chunks: no copy); error codes index `codes`. `ev` is
+  // reused by the next batch: nothing may keep it.
+  #onBatch(ev: Int32Array, n: number, bytes: Buffer | null, codes: string[] | null): void {
     for (let i = 0; i < n; ) {
       const type = ev[i]!;
       const c = this.conns[ev[i + 1]!];

@@ -32,7 +32,6 @@ const M_DRAIN = 3;
 const M_DONE = 4;
 
 const kFace = Symbol("farad.response");
-const EMPTY = Buffer.alloc(0);
 const CRLF = Buffer.from("\r\n");
 const LAST_CHUNK = Buffer.from("0\r\n\r\n");
 /** Request body bytes unsent on the socket before the sender waits for a drain. */
@@ -66,10 +65,15 @@ export class Exchange {
   bodyIdleDeadline = 0;
   deadline = 0;
 
-  // The head: a view of the batch's event words and bytes, decoded lazily.
-  #ev: Int32Array | null = null;
-  #at = 0;
-  #bytes: Buffer = EMPTY;
+  // The head, copied out of the batch at arrival: its bytes as one latin1
+  // string and each field's name/value offsets into it, decoded lazily.
+  // Holding the batch's slab instead would keep 512 KiB of external memory
+  // alive per response for as long as the response object lives, which got
+  // slabs promoted to the old generation and cost a full collection every
+  // few hundred 64 KiB responses.
+  #head = "";
+  #fields: number[] | null = null;
+  #contentLength = -1;
   status = 0;
   #flags = 0;
 
@@ -100,6 +104,8 @@ export class Exchange {
   maxBodySize = Infinity;
   /** The caller gets the face (request()); helpers that read it whole do not register it. */
   watched = true;
+  /** Send again on a fresh connection if a reused one turns out closed (replayable, idempotent requests). */
+  resendIfStale = false;
   /** The balancer and endpoint this attempt went to, told how it ended (once). */
   balancer: Balancer | null = null;
   endpoint: Endpoint | null = null;
@@ -294,11 +300,9 @@ export class Exchange {
       this.#continue = null;
       if (this.conn) this.conn.closeAfter = true;
     }
-    this.#ev = ev;
-    this.#at = at;
-    this.#bytes = bytes;
     this.status = ev[at]!;
     this.#flags = flags;
+    this.#copyHead(ev, at, bytes);
     this.state = S_BODY;
     this.headDeadline = 0;
     this.#headMs = performance.now() - this.#t0;
@@ -369,6 +373,19 @@ export class Exchange {
   onConnectionError(err: ClientError, started: boolean, reused: boolean): void {
     this.responseStarted ||= started;
     this.reusedConnection ||= reused;
+    // A pooled connection the server had closed while idle: nothing reached
+    // the server, so the request goes once more on a fresh connection,
+    // whatever the retry policy.
+    if (this.resendIfStale && this.state === S_SENT && this.reusedConnection && !this.responseStarted && err.code === ClientErrorCodes.SOCKET_CLOSED) {
+      this.resendIfStale = false;
+      this.conn = null;
+      this.state = S_QUEUED;
+      this.requestSent = false;
+      this.headDeadline = 0;
+      this.#continue = null;
+      this.pool.acquire(this, true);
+      return;
+    }
     this.fail(err);
   }
 
@@ -602,33 +619,38 @@ export class Exchange {
 
   // --- head accessors for the face ---
 
-  contentLength(): number {
-    const ev = this.#ev;
-    if (ev === null) return -1;
+  #copyHead(ev: Int32Array, at: number, bytes: Buffer): void {
     const kind = this.#flags & HEAD_BODY_MASK;
-    if (kind !== 1) return kind === 0 ? 0 : -1;
-    return (ev[this.#at + 3]! >>> 0) + (ev[this.#at + 4]! >>> 0) * 2 ** 32;
+    this.#contentLength = kind === 1 ? (ev[at + 3]! >>> 0) + (ev[at + 4]! >>> 0) * 2 ** 32 : kind === 0 ? 0 : -1;
+    const off = ev[at + 5]!;
+    this.#head = bytes.toString("latin1", off, off + ev[at + 6]!);
+    const n = ev[at + 7]!;
+    const fields = new Array<number>(n * 4);
+    // Words per field: name offset, name length, value offset, value length.
+    for (let i = 0, p = at + 8; i < n * 4; i += 2, p += 2) {
+      fields[i] = ev[p]! - off;
+      fields[i + 1] = ev[p + 1]!;
+    }
+    this.#fields = fields;
+  }
+
+  contentLength(): number {
+    return this.#contentLength;
   }
 
   reason(): string {
-    const ev = this.#ev!;
-    const off = ev[this.#at + 5]!;
-    const b = this.#bytes;
+    const h = this.#head;
     // "HTTP/1.1 200 Reason\r\n": the reason starts at 13 when present.
-    let end = off;
-    while (b[end] !== 13) end++;
-    return end > off + 13 ? b.toString("latin1", off + 13, end) : "";
+    const end = h.indexOf("\r");
+    return end > 13 ? h.slice(13, end) : "";
   }
 
   rawHeaders(): string[] {
-    const ev = this.#ev!;
-    const n = ev[this.#at + 7]!;
-    const b = this.#bytes;
-    const out = new Array<string>(n * 2);
-    for (let i = 0, p = this.#at + 8; i < n; i++, p += 4) {
-      out[2 * i] = b.toString("latin1", ev[p]!, ev[p]! + ev[p + 1]!);
-      out[2 * i + 1] = b.toString("latin1", ev[p + 2]!, ev[p + 2]! + ev[p + 3]!);
-    }
+    const f = this.#fields;
+    if (f === null) return [];
+    const h = this.#head;
+    const out = new Array<string>(f.length / 2);
+    for (let i = 0; i < f.length; i += 2) out[i / 2] = h.slice(f[i]!, f[i]! + f[i + 1]!);
     return out;
   }
 
@@ -650,15 +672,15 @@ export class Exchange {
   }
 
   header(lower: string): string | undefined {
-    const ev = this.#ev!;
-    const n = ev[this.#at + 7]!;
-    const b = this.#bytes;
+    const f = this.#fields;
+    if (f === null) return undefined;
+    const h = this.#head;
     let found: string | undefined;
-    for (let i = 0, p = this.#at + 8; i < n; i++, p += 4) {
-      const len = ev[p + 1]!;
+    for (let i = 0; i < f.length; i += 4) {
+      const len = f[i + 1]!;
       if (len !== lower.length) continue;
-      if (b.toString("latin1", ev[p]!, ev[p]! + len).toLowerCase() !== lower) continue;
-      const v = b.toString("latin1", ev[p + 2]!, ev[p + 2]! + ev[p + 3]!);
+      if (h.slice(f[i]!, f[i]! + len).toLowerCase() !== lower) continue;
+      const v = h.slice(f[i + 2]!, f[i + 2]! + f[i + 3]!);
       found = found === undefined ? v : `${found}, ${v}`;
     }
     return found;

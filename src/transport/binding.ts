@@ -52,7 +52,7 @@ export interface NativeAddon {
   ) => NativeServerHandle
   ClientHandle: new (
     options: Record<string, number>,
-    onBatch: (events: Int32Array, slab: Buffer | null, codes: string[] | null) => void,
+    onBatch: (events: Int32Array, count: number, slab: Buffer | null, codes: string[] | null) => void,
   ) => NativeClientHandle
   parseHead(bytes: Uint8Array): number
   layoutVersion: number
