@@ -141,6 +141,14 @@ function routeData(o: RouteOptions | undefined): RouteData {
   return { chain: null, needC: false, version: -1, timeout: t ?? -1 };
 }
 
+/** An Allow value with HEAD added where GET is allowed: HEAD is served from GET routes. */
+function withHead(allow: string): string {
+  const methods = allow.split(", ");
+  if (!methods.includes("GET") || methods.includes("HEAD")) return allow;
+  methods.push("HEAD");
+  return methods.sort().join(", ");
+}
+
 function runChain(ctx: RequestContext): Promise<void> | void {
   return ctx.next();
 }
@@ -163,6 +171,8 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
   #version = 0;
   #notFound: Handler = (ctx) => ctx.string(404, "Not Found");
   #notFoundChain: Handler[] | null = null;
+  #methodNotAllowed: Handler = (ctx) => ctx.string(405, "Method Not Allowed");
+  #methodNotAllowedChain: Handler[] | null = null;
   #onError: ((err: unknown, ctx: RequestContext) => void) | null = null;
   #transport: NativeTransport | null = null;
   #writer: ResponseWriter | null = null;
@@ -248,6 +258,7 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
     this.#middleware.push(...middleware);
     this.#version++;
     this.#notFoundChain = null;
+    this.#methodNotAllowedChain = null;
     return this;
   }
 
@@ -283,6 +294,18 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
   notFound(handler: Handler): this {
     this.#notFound = handler;
     this.#notFoundChain = null;
+    return this;
+  }
+
+  /**
+   * The handler for a path that has routes for other methods only, with
+   * `handleMethodNotAllowed` on (after global middleware). Status 405 and
+   * `Allow` are already set when it runs. Default: 405 text.
+   */
+  methodNotAllowed(handler: Handler): this {
+    if (typeof handler !== "function") throw new TypeError("the methodNotAllowed handler must be a function");
+    this.#methodNotAllowed = handler;
+    this.#methodNotAllowedChain = null;
     return this;
   }
 
@@ -579,11 +602,11 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
       });
     }
     if (m.kind === MatchKind.METHOD_NOT_ALLOWED) {
-      const allow = m.allow;
-      return this.#withMiddleware((c) => {
-        c.setHeader("Allow", allow);
-        c.string(405, "Method Not Allowed");
-      });
+      // Set before the chain runs, so middleware and the handler see (and may change) them.
+      ctx.setHeader("Allow", withHead(m.allow));
+      ctx._status = 405;
+      if (this.#methodNotAllowedChain === null) this.#methodNotAllowedChain = this.#withMiddleware(this.#methodNotAllowed);
+      return this.#methodNotAllowedChain;
     }
     if (this.#notFoundChain === null) this.#notFoundChain = this.#withMiddleware(this.#notFound);
     return this.#notFoundChain;
