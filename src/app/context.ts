@@ -59,8 +59,8 @@ const ABORTED_INDEX = 1 << 30;
 export interface ContextHost extends StreamHost {
   bodyLimit: number;
   unescapePathValues: boolean;
-  /** The handler deadline of a request starting now (ms since the epoch, or Infinity). */
-  deadline(): number;
+  /** ctx's handler deadline (ms since the epoch, or Infinity): the same value whenever it is asked. */
+  deadline(ctx: RequestContext): number;
   /** The client's [address, port] of a connection, or null. */
   peer(slot: number, gen: number): [string, number] | null;
   /** Writes ctx's whole response now (end() without a stream). */
@@ -100,7 +100,11 @@ export class Context {
   #reason: unknown = undefined;
   #aborted = false;
   #values: Map<unknown, unknown> | null = null;
-  /** Milliseconds since the epoch by which the handler must finish, or Infinity. */
+  /**
+   * Milliseconds since the epoch by which the handler chain must finish (the
+   * route's handlerTimeout, else the server's, counted from when the request
+   * reached the handlers), or Infinity. The 503 is due at this time.
+   */
   readonly deadline: number;
 
   constructor(deadline: number) {
@@ -443,7 +447,7 @@ export class RequestContext extends RequestView {
   /** The long-lived context of this request. */
   get context(): Context {
     if (this._state & S_RELEASED) released();
-    return (this._c ??= new Context(this._host.deadline()));
+    return (this._c ??= new Context(this._host.deadline(this)));
   }
 
   // --------------------------------------------------------------- response

@@ -203,6 +203,12 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
   /** Per connection slot: seq of the last request read (see #end). */
   #lastSeq: number[] = [];
   #injectSeq = 0;
+  /**
+   * Date.now() when the batch (or inject()) being dispatched reached JS:
+   * the deadlines of its requests count from it, so a request's deadline is
+   * the same whenever and wherever it is computed. One clock read per batch.
+   */
+  #dispatchNow = 0;
 
   constructor(options?: ServerOptions) {
     const resolved = resolveOptions(options);
@@ -219,11 +225,12 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
     this.#router = router;
     this.#match = router.createMatch();
     const bodyLimit = resolved.bodyLimit;
-    const timeout = resolved.handlerTimeout;
     this.#host = {
       bodyLimit,
       unescapePathValues: resolved.unescapePathValues,
-      deadline: () => (timeout > 0 ? Date.now() + timeout : Infinity),
+      // A pending context's deadline was fixed by #pending; one still in its
+      // synchronous dispatch gets the same value #pending will compute.
+      deadline: (ctx) => ((ctx._state & S_PENDING) !== 0 ? ctx._deadline : this.#deadlineIn(this.#timeoutOf(ctx))),
       peer: (slot, gen) => (slot >= 0 && this.#transport !== null ? this.#transport.handle.peerAddress(slot, gen) : null),
       endNow: (ctx) => this.#end(ctx),
       pauseBody: (ctx, pause) => void this.#transport?.handle.pauseBody(ctx._slot, ctx._gen, ctx._seq, pause),
@@ -327,15 +334,22 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
   inject(request: InjectRequest): Promise<InjectResponse> {
     const r = synthesize(request, this.#injectSeq++ & 0x7fffffff);
     const ctx = new RequestContext(r.event, 0, r.buf, r.rows, this.#host);
+    // inject() may run inside a batch's dispatch: the batch's time comes back after.
+    const outer = this.#dispatchNow;
+    this.#dispatchNow = Date.now();
     return new Promise<InjectResponse>((resolve) => {
       ctx._capture = (c, mode) => resolve(captured(c, mode));
-      // Its own match: inject() may run inside another request's handler.
-      ctx._handlers = this.#route(ctx, this.#router.createMatch());
-      if (this.#tracers.length !== 0) {
-        const now = performance.now();
-        this.#traceStart(ctx, now, now);
+      try {
+        // Its own match: inject() may run inside another request's handler.
+        ctx._handlers = this.#route(ctx, this.#router.createMatch());
+        if (this.#tracers.length !== 0) {
+          const now = performance.now();
+          this.#traceStart(ctx, now, now);
+        }
+        this.#run(ctx);
+      } finally {
+        this.#dispatchNow = outer;
       }
-      this.#run(ctx);
     });
   }
 
@@ -495,6 +509,7 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
     const t = this.#transport!;
     const ev = t.events;
     const n = t.control[C_EVENTS]!;
+    this.#dispatchNow = Date.now();
     if (this.#tracers.length !== 0) this.#batchTime = performance.now();
     for (let k = 0; k < n; k++) {
       const i = k * EVENT_STRIDE;
@@ -559,7 +574,7 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
   /** The handler chain for a request; makes ctx._c when a handler declares it. */
   #route(ctx: RequestContext, match = this.#match): Handler[] {
     const chain = this.#lookup(ctx, match);
-    if (ctx._c === null && ctx._route === null && needsContext(chain)) ctx._c = new Context(this.#host.deadline());
+    if (ctx._c === null && ctx._route === null && needsContext(chain)) ctx._c = new Context(this.#deadlineIn(this.config.handlerTimeout));
     return chain;
   }
 
@@ -590,7 +605,7 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
         data.needC = needsContext(data.chain);
         data.version = this.#version;
       }
-      if (data.needC) ctx._c = new Context(this.#host.deadline());
+      if (data.needC) ctx._c = new Context(this.#deadlineIn(data.timeout >= 0 ? data.timeout : this.config.handlerTimeout));
       return data.chain!;
     }
     if (m.kind === MatchKind.REDIRECT) {
@@ -744,6 +759,11 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
 
   // ----------------------------------------------------- pending contexts
 
+  /** The deadline of a request being dispatched, with a handler timeout of `ms` (0: none). */
+  #deadlineIn(ms: number): number {
+    return ms > 0 ? this.#dispatchNow + ms : Infinity;
+  }
+
   /** The handler deadline of ctx's route in ms (0: none). */
   #timeoutOf(ctx: RequestContext): number {
     const route = ctx._route;
@@ -763,7 +783,8 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
     const ms = this.#timeoutOf(ctx);
     let list = this.#deadlines.get(ms);
     if (list === undefined) this.#deadlines.set(ms, (list = { ms, head: null, tail: null }));
-    ctx._deadline = ms > 0 ? Date.now() + ms : Infinity;
+    // Computed once: c, if made already, has it.
+    ctx._deadline = ctx._c !== null ? ctx._c.deadline : this.#deadlineIn(ms);
     // Every entry of a list has the same duration: appending keeps it sorted.
     ctx._prev = list.tail;
     if (list.tail) list.tail._next = ctx;

@@ -1,0 +1,78 @@
+/**
+ * The long-lived context `c` (Context): its deadline (the route's
+ * handlerTimeout or the server's, counted once from the request's start).
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { Server } from "../src/index.js";
+
+const quiet = { logger: { error: () => {} } };
+
+test("c.deadline: the server's handlerTimeout from the request's start; Infinity without one", async () => {
+  let left = NaN;
+  const app = new Server({ ...quiet, handlerTimeout: 2000 });
+  app.get("/", (ctx, c) => {
+    left = c.deadline - Date.now();
+    ctx.string(200, "ok");
+  });
+  await app.inject({ url: "/" });
+  assert.ok(left > 1900 && left <= 2000, `${left} ms left of 2000`);
+  let none = 0;
+  const off = new Server({ ...quiet, handlerTimeout: 0 });
+  off.get("/", (ctx, c) => {
+    none = c.deadline;
+    ctx.string(200, "ok");
+  });
+  await off.inject({ url: "/" });
+  assert.is(none, Infinity);
+});
+
+test("c.deadline: a route's handlerTimeout overrides the server's, in groups too; 0 means none", async () => {
+  const left = new Map<string, number>();
+  const record = (ctx: { path: string; string(code: number, text: string): void }, c: { deadline: number }): void => {
+    left.set(ctx.path, c.deadline - Date.now());
+    ctx.string(200, "ok");
+  };
+  const app = new Server({ ...quiet, handlerTimeout: 30_000 });
+  app.addRoute("GET", "/short", [record], { handlerTimeout: 300 });
+  app.group("/g").addRoute("GET", "/short", [record], { handlerTimeout: 400 });
+  app.addRoute("GET", "/none", [record], { handlerTimeout: 0 });
+  app.get("/default", record);
+  for (const url of ["/short", "/g/short", "/none", "/default"]) assert.is((await app.inject({ url })).status, 200);
+  const short = left.get("/short")!;
+  const group = left.get("/g/short")!;
+  const def = left.get("/default")!;
+  assert.ok(short > 200 && short <= 300, `route: ${short} ms left of 300`);
+  assert.ok(group > 300 && group <= 400, `group route: ${group} ms left of 400`);
+  assert.is(left.get("/none"), Infinity);
+  assert.ok(def > 29_900 && def <= 30_000, `server: ${def} ms left of 30000`);
+});
+
+test("c.deadline read lazily (ctx.context) after an await still counts from the request's start, and the 503 comes then", async () => {
+  let start = 0;
+  let lazy = 0;
+  const app = new Server({ ...quiet, handlerTimeout: 30_000 });
+  app.addRoute("GET", "/lazy", [async (ctx) => {
+    start = Date.now();
+    await sleep(150);
+    lazy = ctx.context.deadline;
+    ctx.string(200, "ok");
+  }], { handlerTimeout: 1000 });
+  let early = 0;
+  app.addRoute("GET", "/hang", [(_ctx, c) => {
+    early = c.deadline;
+    return new Promise(() => {});
+  }], { handlerTimeout: 100 });
+  assert.is((await app.inject({ url: "/lazy" })).status, 200);
+  assert.ok(lazy - start <= 1000 && lazy - start > 900, `deadline ${lazy - start} ms after the start (1000, not 1150)`);
+  // The deadline timer is unref'd (it must not keep a server alive): hold the loop open.
+  const hold = setTimeout(() => {}, 5000);
+  const r = await app.inject({ url: "/hang" });
+  const at = Date.now();
+  clearTimeout(hold);
+  assert.is(r.status, 503);
+  assert.ok(at >= early && at - early < 500, `503 ${at - early} ms after c.deadline`);
+});
+
+test.run();
