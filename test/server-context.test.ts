@@ -1,11 +1,12 @@
 /**
  * The long-lived context `c` (Context): its deadline (the route's
- * handlerTimeout or the server's, counted once from the request's start).
+ * handlerTimeout or the server's, counted once from the request's start),
+ * request-scoped values that outlive the RequestContext.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { Server } from "../src/index.js";
+import { Server, type Context, type RequestContext } from "../src/index.js";
 
 const quiet = { logger: { error: () => {} } };
 
@@ -73,6 +74,41 @@ test("c.deadline read lazily (ctx.context) after an await still counts from the 
   clearTimeout(hold);
   assert.is(r.status, 503);
   assert.ok(at >= early && at - early < 500, `503 ${at - early} ms after c.deadline`);
+});
+
+test("c.set in middleware, c.get in the handler; the values stay readable from c after ctx was released", async () => {
+  const role = Symbol("role");
+  let kept: Context | undefined;
+  let keptCtx: RequestContext | undefined;
+  const app = new Server(quiet);
+  app.use((_ctx, c) => {
+    c.set("user", { id: 7 }).set(role, "admin");
+  });
+  app.use(async (ctx, c) => {
+    await sleep(5);
+    c.set("afterAwait", ctx.path);
+    await ctx.next();
+  });
+  app.get("/", (ctx, c) => {
+    kept = c;
+    keptCtx = ctx;
+    assert.is(ctx.context, c, "ctx.context is the c handlers get");
+    ctx.json(200, { user: c.get("user"), role: c.get(role), afterAwait: c.get("afterAwait"), missing: c.get("missing") ?? null });
+  });
+  const r = await app.inject({ url: "/" });
+  assert.equal(r.json(), { user: { id: 7 }, role: "admin", afterAwait: "/", missing: null });
+  assert.throws(() => keptCtx!.method, (e: { code?: string }) => e.code === "FARAD_ERR_CONTEXT_RELEASED");
+  assert.equal(kept!.get("user"), { id: 7 });
+  assert.is(kept!.get(role), "admin");
+  assert.is(kept!.set("later", 1).get("later"), 1);
+  // Each request has its own values.
+  let other: Context | undefined;
+  app.get("/other", (ctx, c) => {
+    other = c;
+    ctx.string(200, String(c.get("later")));
+  });
+  assert.is((await app.inject({ url: "/other" })).text(), "undefined");
+  assert.is.not(other, kept);
 });
 
 test.run();
