@@ -1,12 +1,13 @@
 /**
  * The long-lived context `c` (Context): its deadline (the route's
  * handlerTimeout or the server's, counted once from the request's start),
- * request-scoped values that outlive the RequestContext.
+ * request-scoped values that outlive the RequestContext, and which
+ * handlers get it as their second argument.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { Server, type Context, type RequestContext } from "../src/index.js";
+import { Context, Server, type Handler, type RequestContext } from "../src/index.js";
 
 const quiet = { logger: { error: () => {} } };
 
@@ -109,6 +110,46 @@ test("c.set in middleware, c.get in the handler; the values stay readable from c
   });
   assert.is((await app.inject({ url: "/other" })).text(), "undefined");
   assert.is.not(other, kept);
+});
+
+test("c is a real Context for any handler whose length is not 1: a variadic wrapper, a zero-parameter function", async () => {
+  const wrap = (h: Handler): Handler => (...args) => h(...args);
+  let zeroArgs: unknown;
+  const app = new Server(quiet);
+  app.get("/wrapped", wrap((ctx, c) => ctx.json(200, { isContext: c instanceof Context, aborted: c.signal.aborted })));
+  app.get(
+    "/zero",
+    function (this: unknown) {
+      zeroArgs = arguments[1];
+    },
+    (ctx) => ctx.string(200, "ok"),
+  );
+  assert.equal((await app.inject({ url: "/wrapped" })).json(), { isContext: true, aborted: false });
+  assert.is((await app.inject({ url: "/zero" })).text(), "ok");
+  assert.ok(zeroArgs instanceof Context);
+  // A wrapper used as global middleware makes c for 404s as well.
+  const mw = new Server(quiet);
+  mw.use(wrap(async (ctx, c) => {
+    await ctx.next();
+    ctx.setHeader("x-has-c", String(c instanceof Context));
+  }));
+  assert.is((await mw.inject({ url: "/missing" })).headers["x-has-c"], "true");
+});
+
+test("handlers of length 1 only: no c is made and the second argument is undefined, so (ctx, c = ctx.context) gets its default", async () => {
+  const seen: unknown[] = [];
+  const app = new Server(quiet);
+  app.get("/plain", function (ctx: RequestContext) {
+    seen.push(arguments[1]);
+    ctx.string(200, "ok");
+  });
+  app.get("/default", (ctx, c = ctx.context) => {
+    seen.push(c instanceof Context && c === ctx.context);
+    ctx.string(200, "ok");
+  });
+  await app.inject({ url: "/plain" });
+  await app.inject({ url: "/default" });
+  assert.equal(seen, [undefined, true]);
 });
 
 test.run();

@@ -571,10 +571,10 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
     if (chResponseFinish.hasSubscribers) chResponseFinish.publish({ request: ctx, response: ctx, socket: null, server: this });
   }
 
-  /** The handler chain for a request; makes ctx._c when a handler declares it. */
+  /** The handler chain for a request; makes ctx._c when a handler may use it (needsContext). */
   #route(ctx: RequestContext, match = this.#match): Handler[] {
     const chain = this.#lookup(ctx, match);
-    if (ctx._c === null && ctx._route === null && needsContext(chain)) ctx._c = new Context(this.#deadlineIn(this.config.handlerTimeout));
+    if (ctx._c === undefined && ctx._route === null && needsContext(chain)) ctx._c = new Context(this.#deadlineIn(this.config.handlerTimeout));
     return chain;
   }
 
@@ -784,7 +784,7 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
     let list = this.#deadlines.get(ms);
     if (list === undefined) this.#deadlines.set(ms, (list = { ms, head: null, tail: null }));
     // Computed once: c, if made already, has it.
-    ctx._deadline = ctx._c !== null ? ctx._c.deadline : this.#deadlineIn(ms);
+    ctx._deadline = ctx._c !== undefined ? ctx._c.deadline : this.#deadlineIn(ms);
     // Every entry of a list has the same duration: appending keeps it sorted.
     ctx._prev = list.tail;
     if (list.tail) list.tail._next = ctx;
