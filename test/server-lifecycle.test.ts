@@ -5,6 +5,8 @@
  */
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import { connect } from "node:net";
+import { Readable } from "node:stream";
+import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -135,7 +137,7 @@ test("per-route handlerTimeout overrides the server's; 0 means none", async () =
   assert.throws(() => new Server().addRoute("GET", "/x", [() => {}], { handlerTimeout: -5 }), /handlerTimeout/);
 });
 
-test("tracers see every request with ordered engine timestamps, including a slow head", async () => {
+test("tracers see every request with ordered engine timestamps, including a slow head and streamed responses", async () => {
   const seen: { path: string; t: Timings }[] = [];
   let started = 0;
   await withServer(
@@ -149,6 +151,21 @@ test("tracers see every request with ordered engine timestamps, including a slow
         ctx.string(200, "a");
       });
       app.post("/b", async (ctx) => ctx.data(200, "application/octet-stream", await ctx.body()));
+      // Streamed responses: ended by the server when the chain settles, or by the handler.
+      app.get("/s/write", (ctx) => void ctx.write("w"));
+      app.get("/s/end", async (ctx) => {
+        ctx.write("e");
+        await sleep(20);
+        ctx.end("nd");
+      });
+      app.get("/s/send", (ctx) => ctx.send(Readable.from(["se", "nd"])));
+      app.get("/s/file", (ctx) => ctx.file(fileURLToPath(import.meta.url)));
+      app.get("/s/sse", async (ctx) => {
+        const sse = ctx.sse();
+        sse.send({ data: "x" });
+        sse.close();
+        await sse.closed;
+      });
     },
     {},
     async (s) => {
@@ -166,17 +183,32 @@ test("tracers see every request with ordered engine timestamps, including a slow
         assert.is((await c.readResponse()).text(), "abcd");
         await c.write(get("/missing"));
         assert.is((await c.readResponse()).status, 404);
+        for (const [path, text] of [["/s/write", "w"], ["/s/end", "end"], ["/s/send", "send"], ["/s/sse", "data: x\n\n"]]) {
+          await c.write(get(path!));
+          assert.is((await c.readResponse()).text(), text, path);
+        }
+        await c.write(get("/s/file"));
+        assert.is((await c.readResponse()).status, 200);
+        // The file's chain settles (the descriptor is closed) after its bytes went out.
+        for (let i = 0; i < 200 && seen.length < 8; i++) await sleep(10);
       } finally {
         c.destroy();
       }
     },
   );
-  assert.is(started, 3);
-  assert.equal(seen.map((x) => x.path), ["/a", "/b", "/missing"]);
+  assert.is(started, 8);
+  assert.equal(seen.map((x) => x.path), ["/a", "/b", "/missing", "/s/write", "/s/end", "/s/send", "/s/sse", "/s/file"]);
+  const finishedAfterChain = new Set(["/a", "/b", "/missing", "/s/write"]);
   for (const { path, t } of seen) {
-    const order = [t.readStart, t.headersParsed, t.handlerStart, t.handlerEnd, t.writeDone];
+    // A handler that ends its own stream is done writing before its chain settles.
+    const order = finishedAfterChain.has(path)
+      ? [t.readStart, t.headersParsed, t.handlerStart, t.handlerEnd, t.writeDone]
+      : [t.readStart, t.headersParsed, t.handlerStart, t.writeDone];
+    assert.ok(Number.isFinite(t.writeDone), `${path}: writeDone is stamped`);
     for (let i = 1; i < order.length; i++) assert.ok(order[i - 1]! <= order[i]! + 0.001, `${path}: stage ${i} goes back in time: ${order.join(", ")}`);
   }
+  const ended = seen.find((x) => x.path === "/s/end")!.t;
+  assert.ok(ended.writeDone - ended.handlerStart >= 15, "writeDone of a handler-ended stream is when it ended");
   const a = seen[0]!.t;
   assert.ok(a.headersParsed - a.readStart >= 60, `readStart is the first byte: ${a.headersParsed - a.readStart} ms before parse`);
   assert.ok(a.handlerEnd - a.handlerStart >= 25, "handler time covers the await");

@@ -161,7 +161,7 @@ export interface Timings {
   bodyRead: number;
   handlerStart: number;
   handlerEnd: number;
-  /** The response was handed to the reactor. */
+  /** The response was handed to the reactor (for a streamed one, its end: end(), send(), file(), the chain settling). */
   writeDone: number;
 }
 
