@@ -9,7 +9,6 @@
  * bytes out of the shared region (onBatchEnd).
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import { channel } from "node:diagnostics_channel";
 import { isIP } from "node:net";
 import { lookup } from "node:dns/promises";
 import { ErrorCodes, FaradError, HttpError } from "../common/errors.js";
@@ -17,6 +16,7 @@ import { FORM_ASTERISK } from "../protocol/http1/request.js";
 import { STATUS_TEXT } from "../protocol/http1/status.js";
 import { synthesize } from "../protocol/http1/synthetic.js";
 import { captured, type InjectRequest, type InjectResponse } from "./inject.js";
+import { chRequestStart, chResponseFinish, diagnosticMessage, finishDiagnostics, type DiagnosticMessage } from "./diagnostics.js";
 import { M_CLOSE, M_HEAD, M_KEEP_ALIVE, ResponseWriter } from "../protocol/http1/writer.js";
 import {
   C_BUFFERED_BYTES,
@@ -129,10 +129,6 @@ export function currentContext(): Context | undefined {
   return contextStorage.getStore();
 }
 
-// node:http publishes on these; APM tools subscribe to them.
-const chRequestStart = channel("http.server.request.start");
-const chResponseFinish = channel("http.server.response.finish");
-
 function routeData(o: RouteOptions | undefined): RouteData {
   const t = o?.handlerTimeout;
   if (t !== undefined && (!Number.isInteger(t) || t < 0 || t > 2 ** 31 - 1)) {
@@ -209,6 +205,9 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
    * the same whenever and wherever it is computed. One clock read per batch.
    */
   #dispatchNow = 0;
+  /** The diagnostics_channel messages of requests published as started and not yet finished. */
+  #diag = new WeakMap<RequestContext, DiagnosticMessage>();
+  #diagOpen = 0;
 
   constructor(options?: ServerOptions) {
     const resolved = resolveOptions(options);
@@ -346,6 +345,7 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
           const now = performance.now();
           this.#traceStart(ctx, now, now);
         }
+        if (chRequestStart.hasSubscribers) this.#publishStart(ctx);
         this.#run(ctx);
       } finally {
         this.#dispatchNow = outer;
@@ -537,7 +537,7 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
     if ((ctx._flags & (F_HAS_BODY | F_BODY_END)) === F_HAS_BODY) this.#bodyTarget[ctx._slot] = ctx;
     ctx._handlers = this.#route(ctx);
     if (this.#tracers.length !== 0) this.#traceStart(ctx, this.#batchTime - ev[i + E_READ_US]! / 1000, this.#batchTime);
-    if (chRequestStart.hasSubscribers) chRequestStart.publish({ request: ctx, response: ctx, socket: null, server: this });
+    if (chRequestStart.hasSubscribers) this.#publishStart(ctx);
     this.#run(ctx);
   }
 
@@ -559,6 +559,23 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
     }
   }
 
+  /** Publishes node:http's request start with node-like stand-ins (see diagnostics.ts). */
+  #publishStart(ctx: RequestContext): void {
+    const msg = this.#diagnosticMessage(ctx);
+    this.#diag.set(ctx, msg);
+    this.#diagOpen++;
+    chRequestStart.publish(msg);
+  }
+
+  #diagnosticMessage(ctx: RequestContext): DiagnosticMessage {
+    return diagnosticMessage(ctx, this, ctx._slot >= 0 ? this.#address?.port : undefined);
+  }
+
+  /** True if someone watches ctx finish: a tracer, or a diagnostics_channel subscriber. */
+  #watched(ctx: RequestContext): boolean {
+    return ctx._times !== null || this.#diagOpen !== 0 || chResponseFinish.hasSubscribers;
+  }
+
   /** The response is out (or dropped): tell tracers and diagnostics subscribers. */
   #traceFinish(ctx: RequestContext): void {
     for (const t of this.#tracers) {
@@ -568,7 +585,15 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
         this.config.logger.error("farad: tracer finish() failed", e);
       }
     }
-    if (chResponseFinish.hasSubscribers) chResponseFinish.publish({ request: ctx, response: ctx, socket: null, server: this });
+    let msg = this.#diagOpen !== 0 ? this.#diag.get(ctx) : undefined;
+    if (msg !== undefined) {
+      this.#diag.delete(ctx);
+      this.#diagOpen--;
+    } else if (chResponseFinish.hasSubscribers) {
+      msg = this.#diagnosticMessage(ctx);
+    }
+    if (msg === undefined) return;
+    for (const e of finishDiagnostics(msg)) this.config.logger.error("farad: a diagnostics_channel listener failed", e);
   }
 
   /** The handler chain for a request; makes ctx._c when a handler may use it (needsContext). */
@@ -679,7 +704,7 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
     if ((ctx._state & S_ENDED) === 0) this.#end(ctx);
     // An in-process request whose response was streamed: hand over what was collected.
     else if (ctx._capture !== null && ctx._out !== OUT_NONE) ctx._capture(ctx, this.#modeOf(ctx));
-    if (ctx._times !== null || chResponseFinish.hasSubscribers) this.#traceFinish(ctx);
+    if (this.#watched(ctx)) this.#traceFinish(ctx);
     this.#release(ctx);
   }
 
@@ -858,7 +883,7 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
           ctx.string(503, "Service Unavailable: the handler timed out");
           this.#end(ctx);
         }
-        if (ctx._times !== null || chResponseFinish.hasSubscribers) this.#traceFinish(ctx);
+        if (this.#watched(ctx)) this.#traceFinish(ctx);
         this.#release(ctx);
       }
     }
