@@ -411,6 +411,7 @@ test("accessLog(): one line per request with the status actually sent, batched w
     async (s) => void (await (await fetch(`http://127.0.0.1:${s.port}/c`)).text()),
   );
   await sleep(10);
+  assert.throws(() => accessLog({ format: "xml" as never }), TypeError);
   assert.match(combinedOut.join(""), /^\S+ - - \[\d\d\/\w{3}\/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET \/c HTTP\/1\.1" 201 - "-" "[^"]*" \d+\.\d{3}\n$/);
 });
 
