@@ -202,7 +202,9 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
   /**
    * Date.now() when the batch (or inject()) being dispatched reached JS:
    * the deadlines of its requests count from it, so a request's deadline is
-   * the same whenever and wherever it is computed. One clock read per batch.
+   * the same whenever and wherever it is computed. One clock read per batch;
+   * a later dispatch never sets an earlier time (barring a clock step), so
+   * deadlines stay sorted within a duration's list.
    */
   #dispatchNow = 0;
   /** The diagnostics_channel messages of requests published as started and not yet finished. */
@@ -333,23 +335,19 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
   inject(request: InjectRequest): Promise<InjectResponse> {
     const r = synthesize(request, this.#injectSeq++ & 0x7fffffff);
     const ctx = new RequestContext(r.event, 0, r.buf, r.rows, this.#host);
-    // inject() may run inside a batch's dispatch: the batch's time comes back after.
-    const outer = this.#dispatchNow;
+    // Not put back after: deadlines must grow in the order contexts go
+    // pending (see #pending), also when inject() runs inside a batch.
     this.#dispatchNow = Date.now();
     return new Promise<InjectResponse>((resolve) => {
       ctx._capture = (c, mode) => resolve(captured(c, mode));
-      try {
-        // Its own match: inject() may run inside another request's handler.
-        ctx._handlers = this.#route(ctx, this.#router.createMatch());
-        if (this.#tracers.length !== 0) {
-          const now = performance.now();
-          this.#traceStart(ctx, now, now);
-        }
-        if (chRequestStart.hasSubscribers) this.#publishStart(ctx);
-        this.#run(ctx);
-      } finally {
-        this.#dispatchNow = outer;
+      // Its own match: inject() may run inside another request's handler.
+      ctx._handlers = this.#route(ctx, this.#router.createMatch());
+      if (this.#tracers.length !== 0) {
+        const now = performance.now();
+        this.#traceStart(ctx, now, now);
       }
+      if (chRequestStart.hasSubscribers) this.#publishStart(ctx);
+      this.#run(ctx);
     });
   }
 
