@@ -1,10 +1,13 @@
 /**
  * Lifecycle and observability: onRun / onShutdown hooks, spin(), per-route
  * handler deadlines, tracers with the engine's timestamps, the
- * diagnostics_channel names node:http publishes, and currentContext().
+ * diagnostics_channel names node:http publishes (with node-like objects),
+ * and currentContext().
  */
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import { connect } from "node:net";
+import { Readable } from "node:stream";
+import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -135,7 +138,7 @@ test("per-route handlerTimeout overrides the server's; 0 means none", async () =
   assert.throws(() => new Server().addRoute("GET", "/x", [() => {}], { handlerTimeout: -5 }), /handlerTimeout/);
 });
 
-test("tracers see every request with ordered engine timestamps, including a slow head", async () => {
+test("tracers see every request with ordered engine timestamps, including a slow head and streamed responses", async () => {
   const seen: { path: string; t: Timings }[] = [];
   let started = 0;
   await withServer(
@@ -149,6 +152,21 @@ test("tracers see every request with ordered engine timestamps, including a slow
         ctx.string(200, "a");
       });
       app.post("/b", async (ctx) => ctx.data(200, "application/octet-stream", await ctx.body()));
+      // Streamed responses: ended by the server when the chain settles, or by the handler.
+      app.get("/s/write", (ctx) => void ctx.write("w"));
+      app.get("/s/end", async (ctx) => {
+        ctx.write("e");
+        await sleep(20);
+        ctx.end("nd");
+      });
+      app.get("/s/send", (ctx) => ctx.send(Readable.from(["se", "nd"])));
+      app.get("/s/file", (ctx) => ctx.file(fileURLToPath(import.meta.url)));
+      app.get("/s/sse", async (ctx) => {
+        const sse = ctx.sse();
+        sse.send({ data: "x" });
+        sse.close();
+        await sse.closed;
+      });
     },
     {},
     async (s) => {
@@ -166,17 +184,32 @@ test("tracers see every request with ordered engine timestamps, including a slow
         assert.is((await c.readResponse()).text(), "abcd");
         await c.write(get("/missing"));
         assert.is((await c.readResponse()).status, 404);
+        for (const [path, text] of [["/s/write", "w"], ["/s/end", "end"], ["/s/send", "send"], ["/s/sse", "data: x\n\n"]]) {
+          await c.write(get(path!));
+          assert.is((await c.readResponse()).text(), text, path);
+        }
+        await c.write(get("/s/file"));
+        assert.is((await c.readResponse()).status, 200);
+        // The file's chain settles (the descriptor is closed) after its bytes went out.
+        for (let i = 0; i < 200 && seen.length < 8; i++) await sleep(10);
       } finally {
         c.destroy();
       }
     },
   );
-  assert.is(started, 3);
-  assert.equal(seen.map((x) => x.path), ["/a", "/b", "/missing"]);
+  assert.is(started, 8);
+  assert.equal(seen.map((x) => x.path), ["/a", "/b", "/missing", "/s/write", "/s/end", "/s/send", "/s/sse", "/s/file"]);
+  const finishedAfterChain = new Set(["/a", "/b", "/missing", "/s/write"]);
   for (const { path, t } of seen) {
-    const order = [t.readStart, t.headersParsed, t.handlerStart, t.handlerEnd, t.writeDone];
+    // A handler that ends its own stream is done writing before its chain settles.
+    const order = finishedAfterChain.has(path)
+      ? [t.readStart, t.headersParsed, t.handlerStart, t.handlerEnd, t.writeDone]
+      : [t.readStart, t.headersParsed, t.handlerStart, t.writeDone];
+    assert.ok(Number.isFinite(t.writeDone), `${path}: writeDone is stamped`);
     for (let i = 1; i < order.length; i++) assert.ok(order[i - 1]! <= order[i]! + 0.001, `${path}: stage ${i} goes back in time: ${order.join(", ")}`);
   }
+  const ended = seen.find((x) => x.path === "/s/end")!.t;
+  assert.ok(ended.writeDone - ended.handlerStart >= 15, "writeDone of a handler-ended stream is when it ended");
   const a = seen[0]!.t;
   assert.ok(a.headersParsed - a.readStart >= 60, `readStart is the first byte: ${a.headersParsed - a.readStart} ms before parse`);
   assert.ok(a.handlerEnd - a.handlerStart >= 25, "handler time covers the await");
@@ -184,27 +217,112 @@ test("tracers see every request with ordered engine timestamps, including a slow
   assert.ok(b.bodyRead - b.headersParsed >= 30, "bodyRead is when the last body byte came");
 });
 
-test("diagnostics_channel: node:http's server channel names are published", async () => {
-  const started: unknown[] = [];
-  const finished: unknown[] = [];
-  const onStart = (m: unknown): void => void started.push((m as { request: RequestContext }).request.method);
-  const onFinish = (m: unknown): void => void finished.push((m as { request: RequestContext }).request.path);
+test("diagnostics_channel: node:http's channel names, with node-like request and response objects used as APM tools use them", async () => {
+  interface Socket { remoteAddress?: string; remotePort?: number; localPort?: number; encrypted: boolean }
+  interface Req { method: string; url: string; headers: Record<string, string | string[]>; httpVersion: string; socket: Socket; on(e: string, f: () => void): void }
+  interface Res {
+    statusCode: number;
+    headersSent: boolean;
+    getHeader(name: string): unknown;
+    getHeaders(): Record<string, unknown>;
+    setHeader(name: string, value: string): unknown;
+    once(e: string, f: () => void): void;
+  }
+  type Msg = { request: Req; response: Res; socket: Socket; server: unknown };
+  const events: unknown[] = [];
+  const kept: Res[] = [];
+  let port = 0;
+  const onStart = (m: unknown): void => {
+    const { request, response, socket, server } = m as Msg;
+    events.push({
+      start: `${request.method} ${request.url}`,
+      host: request.headers["host"] === `127.0.0.1:${port}`,
+      agent: request.headers["user-agent"],
+      version: request.httpVersion,
+      remote: /127\.0\.0\.1$/.test(request.socket.remoteAddress ?? "") && typeof request.socket.remotePort === "number",
+      local: socket.localPort === port && socket === request.socket && socket.encrypted === false,
+      server: server instanceof Server,
+    });
+    // A tracer propagating its id on the response, then timing it to the end.
+    response.setHeader("x-trace-id", "t-1");
+    response.once("finish", () => {
+      events.push({ finish: response.statusCode, type: response.getHeader("Content-Type"), trace: response.getHeaders()["x-trace-id"], sent: response.headersSent });
+      kept.push(response);
+    });
+    response.once("close", () => events.push("close"));
+    request.on("close", () => events.push("request close"));
+  };
+  const onFinish = (m: unknown): void => void events.push({ channel: (m as Msg).response.statusCode, url: (m as Msg).request.url });
   subscribe("http.server.request.start", onStart);
   subscribe("http.server.response.finish", onFinish);
   try {
     await withServer(
-      (app) => app.get("/x", (ctx) => ctx.string(200, "x")),
+      (app) => {
+        app.get("/x/:id", (ctx) => ctx.json(201, { ok: true }));
+        app.get("/stream", (ctx) => void ctx.write("s"));
+      },
       {},
       async (s) => {
-        await (await fetch(`http://127.0.0.1:${s.port}/x`)).text();
+        port = s.port;
+        const r = await fetch(`http://127.0.0.1:${s.port}/x/1?q=2`, { headers: { "user-agent": "apm/1" } });
+        assert.is(r.headers.get("x-trace-id"), "t-1");
+        assert.equal(await r.json(), { ok: true });
+        await (await fetch(`http://127.0.0.1:${s.port}/stream`, { headers: { "user-agent": "apm/1" } })).text();
+        await sleep(20);
       },
     );
   } finally {
     unsubscribe("http.server.request.start", onStart);
     unsubscribe("http.server.response.finish", onFinish);
   }
-  assert.equal(started, ["GET"]);
-  assert.equal(finished, ["/x"]);
+  const start = { host: true, agent: "apm/1", version: "1.1", remote: true, local: true, server: true };
+  assert.equal(events, [
+    { start: "GET /x/1?q=2", ...start },
+    { channel: 201, url: "/x/1?q=2" },
+    { finish: 201, type: "application/json; charset=utf-8", trace: "t-1", sent: true },
+    "close",
+    "request close",
+    { start: "GET /stream", ...start },
+    { channel: 200, url: "/stream" },
+    { finish: 200, type: undefined, trace: "t-1", sent: true },
+    "close",
+    "request close",
+  ]);
+  // After the finish the response is a snapshot: readable, no longer writable.
+  assert.is(kept[0]!.statusCode, 201);
+  assert.throws(() => kept[0]!.setHeader("x-late", "1"), (e: { code?: string }) => e.code === "FARAD_ERR_RESPONSE_SENT");
+});
+
+test("diagnostics_channel: a throwing listener is logged and does not break the server; without subscribers nothing is published", async () => {
+  const onStart = (m: unknown): void => {
+    (m as { response: { once(e: string, f: () => void): void } }).response.once("finish", () => {
+      throw new Error("listener bug");
+    });
+  };
+  subscribe("http.server.request.start", onStart);
+  const s = await startServer((app) => app.get("/", (ctx) => ctx.string(200, "ok")));
+  try {
+    assert.is(await (await fetch(`http://127.0.0.1:${s.port}/`)).text(), "ok");
+    unsubscribe("http.server.request.start", onStart);
+    assert.is(await (await fetch(`http://127.0.0.1:${s.port}/`)).text(), "ok");
+    // inject() publishes too (it runs the whole pipeline), with no socket.
+    let injected: { request: { url: string; socket: { remoteAddress?: string } } } | undefined;
+    const onInject = (m: unknown): void => void (injected = m as typeof injected);
+    subscribe("http.server.request.start", onInject);
+    try {
+      await s.app.inject({ url: "/?in=1" });
+    } finally {
+      unsubscribe("http.server.request.start", onInject);
+    }
+    assert.is(injected?.request.url, "/?in=1");
+    assert.is(injected?.request.socket.remoteAddress, undefined);
+  } finally {
+    unsubscribe("http.server.request.start", onStart);
+    await s.close();
+  }
+  const failures = s.logs.filter((l) => l.message.includes("diagnostics_channel"));
+  assert.is(failures.length, 1);
+  assert.is((failures[0]!.err as Error).message, "listener bug");
 });
 
 test("currentContext() is the request's long-lived context across awaits when asyncContext is on", async () => {
@@ -293,6 +411,7 @@ test("accessLog(): one line per request with the status actually sent, batched w
     async (s) => void (await (await fetch(`http://127.0.0.1:${s.port}/c`)).text()),
   );
   await sleep(10);
+  assert.throws(() => accessLog({ format: "xml" as never }), TypeError);
   assert.match(combinedOut.join(""), /^\S+ - - \[\d\d\/\w{3}\/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET \/c HTTP\/1\.1" 201 - "-" "[^"]*" \d+\.\d{3}\n$/);
 });
 

@@ -122,7 +122,8 @@ test("global middleware runs for 404, 405 and trailing-slash redirects; custom n
   assert.is(nf.headers["x-mw"], "1");
   const na = await app.inject({ method: "POST", url: "/only-get" });
   assert.is(na.status, 405);
-  assert.is(na.headers["allow"], "GET");
+  // HEAD is served from the GET route, so Allow lists it too.
+  assert.is(na.headers["allow"], "GET, HEAD");
   assert.is(na.headers["x-mw"], "1");
   const rd = await app.inject({ url: "/dir/?q=1" });
   assert.is(rd.status, 301);
@@ -133,6 +134,50 @@ test("global middleware runs for 404, 405 and trailing-slash redirects; custom n
   const custom = await app.inject({ url: "/nope" });
   assert.equal(custom.json(), { error: "no such route", path: "/nope" });
   assert.is(custom.headers["x-mw"], "1");
+});
+
+test("custom methodNotAllowed: Allow and 405 are set before it runs, global middleware wraps it, use() afterwards still applies", async () => {
+  const seen: string[] = [];
+  const app = new Server({ ...quiet, handleMethodNotAllowed: true });
+  app.use(async (ctx) => {
+    seen.push(`mw ${ctx.statusCode}`);
+    await ctx.next();
+    ctx.setHeader("x-mw", "1");
+  });
+  app.get("/r", (ctx) => ctx.string(200, "g"));
+  app.put("/r", (ctx) => ctx.string(200, "p"));
+  app.post("/only-post", (ctx) => ctx.string(200, "p"));
+  app.methodNotAllowed((ctx) => {
+    seen.push(`handler ${ctx.statusCode}`);
+    ctx.json(ctx.statusCode, { error: "method not allowed", method: ctx.method });
+  });
+  const r = await app.inject({ method: "DELETE", url: "/r" });
+  assert.is(r.status, 405);
+  assert.equal(r.json(), { error: "method not allowed", method: "DELETE" });
+  assert.is(r.headers["allow"], "GET, HEAD, PUT");
+  assert.is(r.headers["x-mw"], "1");
+  assert.equal(seen, ["mw 405", "handler 405"]);
+  // No GET route: no HEAD in Allow.
+  assert.is((await app.inject({ method: "GET", url: "/only-post" })).headers["allow"], "POST");
+  // The cached chain is rebuilt when middleware is added later.
+  app.use((ctx) => void ctx.setHeader("x-late", "1"));
+  const late = await app.inject({ method: "PATCH", url: "/r" });
+  assert.is(late.status, 405);
+  assert.is(late.headers["x-late"], "1");
+  // The handler may change what was preset.
+  app.methodNotAllowed((ctx) => {
+    ctx.setHeader("Allow", "GET");
+    ctx.string(404, "hidden");
+  });
+  const hidden = await app.inject({ method: "DELETE", url: "/r" });
+  assert.is(hidden.status, 404);
+  assert.is(hidden.headers["allow"], "GET");
+  assert.throws(() => app.methodNotAllowed("nope" as never), /function/);
+  // Off (the default): the same request is a 404 and the handler is not used.
+  const off = new Server(quiet);
+  off.get("/r", (ctx) => ctx.string(200, "g"));
+  off.methodNotAllowed((ctx) => ctx.string(405, "custom"));
+  assert.is((await off.inject({ method: "DELETE", url: "/r" })).status, 404);
 });
 
 test("errors propagate through await next(): a middleware can catch and answer; uncaught ones become 500 or the HttpError's status", async () => {

@@ -45,8 +45,8 @@ function combined(e: AccessLogEntry): string {
 
 export function accessLog(options: AccessLogOptions = {}): Tracer {
   const fmt = options.format ?? "json";
-  const format = typeof fmt === "function" ? fmt : fmt === "combined" ? combined : (e: AccessLogEntry) => JSON.stringify(e);
-  if (typeof format !== "function") throw new TypeError('accessLog format must be "json", "combined" or a function');
+  const format = typeof fmt === "function" ? fmt : fmt === "combined" ? combined : fmt === "json" ? (e: AccessLogEntry) => JSON.stringify(e) : null;
+  if (format === null) throw new TypeError('accessLog format must be "json", "combined" or a function');
   const write = options.write ?? ((text: string) => void process.stdout.write(text));
   // performance.now() + this = epoch ms
   const origin = performance.timeOrigin;

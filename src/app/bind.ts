@@ -19,17 +19,17 @@ import { Kind, type Static, type TObject, type TSchema } from "@sinclair/typebox
 import { TypeCompiler, ValueErrorType, type TypeCheck } from "@sinclair/typebox/compiler";
 import { Value } from "@sinclair/typebox/value";
 import sjson from "secure-json-parse";
-import { FaradError, HttpError } from "../common/errors.js";
+import { ErrorCodes, FaradError, HttpError } from "../common/errors.js";
 import type { RequestContext } from "./context.js";
 
-/** Error codes of binding (see docs/binding.md). */
+/** Error codes of binding (see docs/binding.md); the values are ErrorCodes'. */
 export const BindErrorCodes = Object.freeze({
   /** The request did not match the schema: a 400 listing each field. */
-  BIND: "FARAD_ERR_BIND",
+  BIND: ErrorCodes.BIND,
   /** The body's Content-Type is not one the schema can read: a 415. */
-  UNSUPPORTED_MEDIA_TYPE: "FARAD_ERR_UNSUPPORTED_MEDIA_TYPE",
+  UNSUPPORTED_MEDIA_TYPE: ErrorCodes.UNSUPPORTED_MEDIA_TYPE,
   /** The schema given to bind() cannot be used (thrown to the developer, not sent). */
-  BIND_SCHEMA: "FARAD_ERR_BIND_SCHEMA",
+  BIND_SCHEMA: ErrorCodes.BIND_SCHEMA,
 });
 
 /**

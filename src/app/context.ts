@@ -59,17 +59,23 @@ const ABORTED_INDEX = 1 << 30;
 export interface ContextHost extends StreamHost {
   bodyLimit: number;
   unescapePathValues: boolean;
-  /** The handler deadline of a request starting now (ms since the epoch, or Infinity). */
-  deadline(): number;
+  /** ctx's handler deadline (ms since the epoch, or Infinity): the same value whenever it is asked. */
+  deadline(ctx: RequestContext): number;
   /** The client's [address, port] of a connection, or null. */
   peer(slot: number, gen: number): [string, number] | null;
   /** Writes ctx's whole response now (end() without a stream). */
   endNow(ctx: RequestContext): void;
 }
 
-/** True if any handler declares the long-lived context (its second parameter). */
+/**
+ * True if some handler of the chain may use the long-lived context: any
+ * whose declared parameter count is not exactly 1. `(ctx) =>` alone opts
+ * out; `(ctx, c) =>` opts in, and so do `() =>` and `(...args) =>`, whose
+ * length says nothing about what they pass on (a wrapper's `c` must not be
+ * missing).
+ */
 export function needsContext(chain: readonly Handler[]): boolean {
-  for (const h of chain) if (h.length >= 2) return true;
+  for (const h of chain) if (h.length !== 1) return true;
   return false;
 }
 
@@ -100,7 +106,11 @@ export class Context {
   #reason: unknown = undefined;
   #aborted = false;
   #values: Map<unknown, unknown> | null = null;
-  /** Milliseconds since the epoch by which the handler must finish, or Infinity. */
+  /**
+   * Milliseconds since the epoch by which the handler chain must finish (the
+   * route's handlerTimeout, else the server's, counted from when the request
+   * reached the handlers), or Infinity. The 503 is due at this time.
+   */
   readonly deadline: number;
 
   constructor(deadline: number) {
@@ -151,7 +161,7 @@ export interface Timings {
   bodyRead: number;
   handlerStart: number;
   handlerEnd: number;
-  /** The response was handed to the reactor. */
+  /** The response was handed to the reactor (for a streamed one, its end: end(), send(), file(), the chain settling). */
   writeDone: number;
 }
 
@@ -216,7 +226,12 @@ export class RequestContext extends RequestView {
    * that goes async copies them first (_ownParams), before the next lookup.
    */
   declare _match: RouteMatch<Handler, unknown> | null;
-  /** @internal */ declare _c: Context | null;
+  /**
+   * @internal The long-lived context, made up front when needsContext() says
+   * so, else on demand (ctx.context). Undefined rather than null, so that a
+   * handler `(ctx, c = ctx.context)` gets its default.
+   */
+  declare _c: Context | undefined;
   // response
   /** @internal */ declare _status: number;
   /** @internal */ declare _ctype: Buffer | null;
@@ -238,7 +253,7 @@ export class RequestContext extends RequestView {
     this._index = -1;
     this._route = null;
     this._match = null;
-    this._c = null;
+    this._c = undefined;
     this._status = 200;
     this._ctype = null;
     this._headers = null;
@@ -443,7 +458,7 @@ export class RequestContext extends RequestView {
   /** The long-lived context of this request. */
   get context(): Context {
     if (this._state & S_RELEASED) released();
-    return (this._c ??= new Context(this._host.deadline()));
+    return (this._c ??= new Context(this._host.deadline(this)));
   }
 
   // --------------------------------------------------------------- response
@@ -696,7 +711,7 @@ export class RequestContext extends RequestView {
     if (this._state & S_RELEASED) released();
     const hs = this._handlers;
     while (++this._index < hs.length) {
-      // _c was made up front if any handler of the chain declares it.
+      // _c was made up front if any handler of the chain may use it (needsContext).
       const r = hs[this._index]!(this, this._c as Context) as PromiseLike<unknown> | undefined;
       if (r !== undefined && r !== null && typeof (r as PromiseLike<unknown>).then === "function") {
         // The last handler's promise is the chain's: no continuation needed.

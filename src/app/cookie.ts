@@ -7,11 +7,8 @@
  * spaces, commas, semicolons or non-ASCII text must be encoded by the caller
  * (encodeURIComponent) and decoded again on the way in.
  */
-import { FaradError } from "../common/errors.js";
+import { ErrorCodes, FaradError } from "../common/errors.js";
 import { isToken } from "../protocol/http1/encode.js";
-
-/** Error code for a cookie that cannot be sent (bad name, value or attribute). */
-export const INVALID_COOKIE = "FARAD_ERR_INVALID_COOKIE";
 
 export interface CookieOptions {
   /** Max-Age in seconds (fractions are dropped); 0 or less expires the cookie at once. */
@@ -43,7 +40,7 @@ const AV_OCTETS = /^[\x20-\x3a\x3c-\x7e]*$/;
 const DOMAIN = /^\.?[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 
 function invalid(message: string): never {
-  throw new FaradError(INVALID_COOKIE, message);
+  throw new FaradError(ErrorCodes.INVALID_COOKIE, message);
 }
 
 /** True if `value` may be sent as a cookie value (RFC 6265 §4.1.1), quoted or not. */

@@ -18,14 +18,14 @@ import { Readable } from "node:stream";
 import { ErrorCodes, FaradError, HttpError } from "../common/errors.js";
 import type { RequestContext } from "./context.js";
 
-/** Error codes of multipart parsing (err.code). */
+/** Error codes of multipart parsing (err.code); the values are ErrorCodes'. */
 export const MultipartErrorCodes = Object.freeze({
   /** A limit was passed: a 413; err.limit names it. */
-  LIMIT: "FARAD_ERR_MULTIPART_LIMIT",
+  LIMIT: ErrorCodes.MULTIPART_LIMIT,
   /** The body is not well-formed multipart/form-data: a 400. */
-  MALFORMED: "FARAD_ERR_MULTIPART_MALFORMED",
+  MALFORMED: ErrorCodes.MULTIPART_MALFORMED,
   /** The request is not multipart/form-data: a 415. */
-  UNSUPPORTED_MEDIA_TYPE: "FARAD_ERR_MULTIPART_MEDIA_TYPE",
+  UNSUPPORTED_MEDIA_TYPE: ErrorCodes.MULTIPART_MEDIA_TYPE,
 });
 
 export type MultipartLimit = "fileSize" | "files" | "fields" | "fieldSize" | "fieldNameSize" | "parts" | "limit";

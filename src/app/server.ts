@@ -9,7 +9,6 @@
  * bytes out of the shared region (onBatchEnd).
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import { channel } from "node:diagnostics_channel";
 import { isIP } from "node:net";
 import { lookup } from "node:dns/promises";
 import { ErrorCodes, FaradError, HttpError } from "../common/errors.js";
@@ -17,6 +16,7 @@ import { FORM_ASTERISK } from "../protocol/http1/request.js";
 import { STATUS_TEXT } from "../protocol/http1/status.js";
 import { synthesize } from "../protocol/http1/synthetic.js";
 import { captured, type InjectRequest, type InjectResponse } from "./inject.js";
+import { chRequestStart, chResponseFinish, diagnosticMessage, finishDiagnostics, type DiagnosticMessage } from "./diagnostics.js";
 import { M_CLOSE, M_HEAD, M_KEEP_ALIVE, ResponseWriter } from "../protocol/http1/writer.js";
 import {
   C_BUFFERED_BYTES,
@@ -129,16 +129,20 @@ export function currentContext(): Context | undefined {
   return contextStorage.getStore();
 }
 
-// node:http publishes on these; APM tools subscribe to them.
-const chRequestStart = channel("http.server.request.start");
-const chResponseFinish = channel("http.server.response.finish");
-
 function routeData(o: RouteOptions | undefined): RouteData {
   const t = o?.handlerTimeout;
   if (t !== undefined && (!Number.isInteger(t) || t < 0 || t > 2 ** 31 - 1)) {
     throw new FaradError(ErrorCodes.INVALID_OPTION, `invalid route option handlerTimeout: expected an integer from 0 to ${2 ** 31 - 1}, got ${String(t)}`);
   }
   return { chain: null, needC: false, version: -1, timeout: t ?? -1 };
+}
+
+/** An Allow value with HEAD added where GET is allowed: HEAD is served from GET routes. */
+function withHead(allow: string): string {
+  const methods = allow.split(", ");
+  if (!methods.includes("GET") || methods.includes("HEAD")) return allow;
+  methods.push("HEAD");
+  return methods.sort().join(", ");
 }
 
 function runChain(ctx: RequestContext): Promise<void> | void {
@@ -163,6 +167,8 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
   #version = 0;
   #notFound: Handler = (ctx) => ctx.string(404, "Not Found");
   #notFoundChain: Handler[] | null = null;
+  #methodNotAllowed: Handler = (ctx) => ctx.string(405, "Method Not Allowed");
+  #methodNotAllowedChain: Handler[] | null = null;
   #onError: ((err: unknown, ctx: RequestContext) => void) | null = null;
   #transport: NativeTransport | null = null;
   #writer: ResponseWriter | null = null;
@@ -193,6 +199,17 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
   /** Per connection slot: seq of the last request read (see #end). */
   #lastSeq: number[] = [];
   #injectSeq = 0;
+  /**
+   * Date.now() when the batch (or inject()) being dispatched reached JS:
+   * the deadlines of its requests count from it, so a request's deadline is
+   * the same whenever and wherever it is computed. One clock read per batch;
+   * a later dispatch never sets an earlier time (barring a clock step), so
+   * deadlines stay sorted within a duration's list.
+   */
+  #dispatchNow = 0;
+  /** The diagnostics_channel messages of requests published as started and not yet finished. */
+  #diag = new WeakMap<RequestContext, DiagnosticMessage>();
+  #diagOpen = 0;
 
   constructor(options?: ServerOptions) {
     const resolved = resolveOptions(options);
@@ -209,11 +226,12 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
     this.#router = router;
     this.#match = router.createMatch();
     const bodyLimit = resolved.bodyLimit;
-    const timeout = resolved.handlerTimeout;
     this.#host = {
       bodyLimit,
       unescapePathValues: resolved.unescapePathValues,
-      deadline: () => (timeout > 0 ? Date.now() + timeout : Infinity),
+      // A pending context's deadline was fixed by #pending; one still in its
+      // synchronous dispatch gets the same value #pending will compute.
+      deadline: (ctx) => ((ctx._state & S_PENDING) !== 0 ? ctx._deadline : this.#deadlineIn(this.#timeoutOf(ctx))),
       peer: (slot, gen) => (slot >= 0 && this.#transport !== null ? this.#transport.handle.peerAddress(slot, gen) : null),
       endNow: (ctx) => this.#end(ctx),
       pauseBody: (ctx, pause) => void this.#transport?.handle.pauseBody(ctx._slot, ctx._gen, ctx._seq, pause),
@@ -248,6 +266,7 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
     this.#middleware.push(...middleware);
     this.#version++;
     this.#notFoundChain = null;
+    this.#methodNotAllowedChain = null;
     return this;
   }
 
@@ -286,6 +305,18 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
     return this;
   }
 
+  /**
+   * The handler for a path that has routes for other methods only, with
+   * `handleMethodNotAllowed` on (after global middleware). Status 405 and
+   * `Allow` are already set when it runs. Default: 405 text.
+   */
+  methodNotAllowed(handler: Handler): this {
+    if (typeof handler !== "function") throw new TypeError("the methodNotAllowed handler must be a function");
+    this.#methodNotAllowed = handler;
+    this.#methodNotAllowedChain = null;
+    return this;
+  }
+
   /** Called with errors that handlers throw; it may answer on ctx. Default: log, then 500 (or the HttpError's status). */
   onError(handler: (err: unknown, ctx: RequestContext) => void): this {
     this.#onError = handler;
@@ -304,6 +335,9 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
   inject(request: InjectRequest): Promise<InjectResponse> {
     const r = synthesize(request, this.#injectSeq++ & 0x7fffffff);
     const ctx = new RequestContext(r.event, 0, r.buf, r.rows, this.#host);
+    // Not put back after: deadlines must grow in the order contexts go
+    // pending (see #pending), also when inject() runs inside a batch.
+    this.#dispatchNow = Date.now();
     return new Promise<InjectResponse>((resolve) => {
       ctx._capture = (c, mode) => resolve(captured(c, mode));
       // Its own match: inject() may run inside another request's handler.
@@ -312,6 +346,7 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
         const now = performance.now();
         this.#traceStart(ctx, now, now);
       }
+      if (chRequestStart.hasSubscribers) this.#publishStart(ctx);
       this.#run(ctx);
     });
   }
@@ -472,6 +507,7 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
     const t = this.#transport!;
     const ev = t.events;
     const n = t.control[C_EVENTS]!;
+    this.#dispatchNow = Date.now();
     if (this.#tracers.length !== 0) this.#batchTime = performance.now();
     for (let k = 0; k < n; k++) {
       const i = k * EVENT_STRIDE;
@@ -499,7 +535,7 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
     if ((ctx._flags & (F_HAS_BODY | F_BODY_END)) === F_HAS_BODY) this.#bodyTarget[ctx._slot] = ctx;
     ctx._handlers = this.#route(ctx);
     if (this.#tracers.length !== 0) this.#traceStart(ctx, this.#batchTime - ev[i + E_READ_US]! / 1000, this.#batchTime);
-    if (chRequestStart.hasSubscribers) chRequestStart.publish({ request: ctx, response: ctx, socket: null, server: this });
+    if (chRequestStart.hasSubscribers) this.#publishStart(ctx);
     this.#run(ctx);
   }
 
@@ -521,6 +557,23 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
     }
   }
 
+  /** Publishes node:http's request start with node-like stand-ins (see diagnostics.ts). */
+  #publishStart(ctx: RequestContext): void {
+    const msg = this.#diagnosticMessage(ctx);
+    this.#diag.set(ctx, msg);
+    this.#diagOpen++;
+    chRequestStart.publish(msg);
+  }
+
+  #diagnosticMessage(ctx: RequestContext): DiagnosticMessage {
+    return diagnosticMessage(ctx, this, ctx._slot >= 0 ? this.#address?.port : undefined);
+  }
+
+  /** True if someone watches ctx finish: a tracer, or a diagnostics_channel subscriber. */
+  #watched(ctx: RequestContext): boolean {
+    return ctx._times !== null || this.#diagOpen !== 0 || chResponseFinish.hasSubscribers;
+  }
+
   /** The response is out (or dropped): tell tracers and diagnostics subscribers. */
   #traceFinish(ctx: RequestContext): void {
     for (const t of this.#tracers) {
@@ -530,13 +583,21 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
         this.config.logger.error("farad: tracer finish() failed", e);
       }
     }
-    if (chResponseFinish.hasSubscribers) chResponseFinish.publish({ request: ctx, response: ctx, socket: null, server: this });
+    let msg = this.#diagOpen !== 0 ? this.#diag.get(ctx) : undefined;
+    if (msg !== undefined) {
+      this.#diag.delete(ctx);
+      this.#diagOpen--;
+    } else if (chResponseFinish.hasSubscribers) {
+      msg = this.#diagnosticMessage(ctx);
+    }
+    if (msg === undefined) return;
+    for (const e of finishDiagnostics(msg)) this.config.logger.error("farad: a diagnostics_channel listener failed", e);
   }
 
-  /** The handler chain for a request; makes ctx._c when a handler declares it. */
+  /** The handler chain for a request; makes ctx._c when a handler may use it (needsContext). */
   #route(ctx: RequestContext, match = this.#match): Handler[] {
     const chain = this.#lookup(ctx, match);
-    if (ctx._c === null && ctx._route === null && needsContext(chain)) ctx._c = new Context(this.#host.deadline());
+    if (ctx._c === undefined && ctx._route === null && needsContext(chain)) ctx._c = new Context(this.#deadlineIn(this.config.handlerTimeout));
     return chain;
   }
 
@@ -567,7 +628,7 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
         data.needC = needsContext(data.chain);
         data.version = this.#version;
       }
-      if (data.needC) ctx._c = new Context(this.#host.deadline());
+      if (data.needC) ctx._c = new Context(this.#deadlineIn(data.timeout >= 0 ? data.timeout : this.config.handlerTimeout));
       return data.chain!;
     }
     if (m.kind === MatchKind.REDIRECT) {
@@ -579,11 +640,11 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
       });
     }
     if (m.kind === MatchKind.METHOD_NOT_ALLOWED) {
-      const allow = m.allow;
-      return this.#withMiddleware((c) => {
-        c.setHeader("Allow", allow);
-        c.string(405, "Method Not Allowed");
-      });
+      // Set before the chain runs, so middleware and the handler see (and may change) them.
+      ctx.setHeader("Allow", withHead(m.allow));
+      ctx._status = 405;
+      if (this.#methodNotAllowedChain === null) this.#methodNotAllowedChain = this.#withMiddleware(this.#methodNotAllowed);
+      return this.#methodNotAllowedChain;
     }
     if (this.#notFoundChain === null) this.#notFoundChain = this.#withMiddleware(this.#notFound);
     return this.#notFoundChain;
@@ -617,13 +678,21 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
       return;
     }
     this.#pending(ctx);
-    r.then(
-      () => this.#settle(ctx),
-      (e: unknown) => {
-        this.#fail(ctx, e);
-        this.#settle(ctx);
-      },
-    );
+    void this.#settleAfter(ctx, r);
+  }
+
+  /**
+   * Settles ctx once its chain's promise has. A method rather than a pair of
+   * arrow functions given to then(): running a chain allocates no closure
+   * per request (docs/context.md, "The chain").
+   */
+  async #settleAfter(ctx: RequestContext, chain: PromiseLike<void>): Promise<void> {
+    try {
+      await chain;
+    } catch (e) {
+      this.#fail(ctx, e);
+    }
+    this.#settle(ctx);
   }
 
   /** The chain has finished: write the response if the handlers did not, then release. */
@@ -633,7 +702,7 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
     if ((ctx._state & S_ENDED) === 0) this.#end(ctx);
     // An in-process request whose response was streamed: hand over what was collected.
     else if (ctx._capture !== null && ctx._out !== OUT_NONE) ctx._capture(ctx, this.#modeOf(ctx));
-    if (ctx._times !== null || chResponseFinish.hasSubscribers) this.#traceFinish(ctx);
+    if (this.#watched(ctx)) this.#traceFinish(ctx);
     this.#release(ctx);
   }
 
@@ -721,6 +790,11 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
 
   // ----------------------------------------------------- pending contexts
 
+  /** The deadline of a request being dispatched, with a handler timeout of `ms` (0: none). */
+  #deadlineIn(ms: number): number {
+    return ms > 0 ? this.#dispatchNow + ms : Infinity;
+  }
+
   /** The handler deadline of ctx's route in ms (0: none). */
   #timeoutOf(ctx: RequestContext): number {
     const route = ctx._route;
@@ -740,7 +814,8 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
     const ms = this.#timeoutOf(ctx);
     let list = this.#deadlines.get(ms);
     if (list === undefined) this.#deadlines.set(ms, (list = { ms, head: null, tail: null }));
-    ctx._deadline = ms > 0 ? Date.now() + ms : Infinity;
+    // Computed once: c, if made already, has it.
+    ctx._deadline = ctx._c !== undefined ? ctx._c.deadline : this.#deadlineIn(ms);
     // Every entry of a list has the same duration: appending keeps it sorted.
     ctx._prev = list.tail;
     if (list.tail) list.tail._next = ctx;
@@ -806,7 +881,7 @@ export class Server extends RouteGroup<Handler, RouteOptions> {
           ctx.string(503, "Service Unavailable: the handler timed out");
           this.#end(ctx);
         }
-        if (ctx._times !== null || chResponseFinish.hasSubscribers) this.#traceFinish(ctx);
+        if (this.#watched(ctx)) this.#traceFinish(ctx);
         this.#release(ctx);
       }
     }

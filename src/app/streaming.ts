@@ -321,6 +321,7 @@ export function endStream(ctx: RequestContext): void {
   // the rest, so the connection has to end.
   if (ctx._length >= 0 && ctx._written < ctx._length && ctx._methodCode !== 2) flags |= REC_CLOSE;
   if (!ctx._gone && ctx._slot >= 0) ctx._host.writeChunk(ctx, EMPTY, flags, ctx._chunked && ctx._methodCode !== 2);
+  writeDone(ctx);
   const w = ctx._drainWaiter;
   if (w !== null) {
     ctx._drainWaiter = null;
@@ -329,6 +330,11 @@ export function endStream(ctx: RequestContext): void {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** Tracers' timestamp for the end of the response (the server stamps whole responses itself). */
+function writeDone(ctx: RequestContext): void {
+  if (ctx._times !== null) ctx._times.writeDone = performance.now();
+}
 
 /** Ends a streamed response (head already sent, Content-Length set) with `length` bytes of an open file. */
 export function endWithFile(ctx: RequestContext, fd: number, offset: number, length: number): void {
@@ -344,12 +350,12 @@ export function endWithFile(ctx: RequestContext, fd: number, offset: number, len
       got += n;
     }
     ctx._body = b.subarray(0, got);
-    return;
+  } else if (!ctx._gone) {
+    const flags = REC_END | ctx._endFlags;
+    const ok = length === 0 ? ctx._host.writeChunk(ctx, EMPTY, flags, false) >= 0 : ctx._host.sendFile(ctx, fd, offset, length, flags);
+    if (!ok) ctx._gone = true;
   }
-  if (ctx._gone) return;
-  const flags = REC_END | ctx._endFlags;
-  const ok = length === 0 ? ctx._host.writeChunk(ctx, EMPTY, flags, false) >= 0 : ctx._host.sendFile(ctx, fd, offset, length, flags);
-  if (!ok) ctx._gone = true;
+  writeDone(ctx);
 }
 
 export function drain(ctx: RequestContext): Promise<void> {

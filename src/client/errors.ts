@@ -44,6 +44,10 @@ export const ClientErrorCodes = Object.freeze({
   INVALID_REQUEST: "FARAD_ERR_INVALID_REQUEST",
   /** Reading the request body source failed; the request was aborted. */
   REQUEST_BODY: "FARAD_ERR_REQUEST_BODY",
+  /** A native client handle was used after it was destroyed (a farad bug if seen). */
+  DESTROYED: "FARAD_ERR_CLIENT_DESTROYED",
+  /** proxy(): the x-farad-upstream-error value for an upstream failure that had no code of its own. */
+  UPSTREAM: "FARAD_ERR_UPSTREAM",
 });
 
 export class ClientError extends FaradError {

@@ -11,7 +11,8 @@
  * request is aborted when the downstream client goes away.
  */
 import type { RequestContext } from "../app/context.js";
-import type { Balancer } from "./balance.js";
+import { ErrorCodes } from "../common/errors.js";
+import { BalanceErrorCodes, type Balancer } from "./balance.js";
 import { Client } from "./client.js";
 import { ClientError, ClientErrorCodes } from "./errors.js";
 import type { ClientResponse } from "./response.js";
@@ -162,7 +163,7 @@ export function proxy(options: ProxyOptions): ProxyHandler {
 function answerFailure(ctx: RequestContext, e: unknown): void {
   if (ctx.context.aborted) return; // the downstream client left: nobody to answer
   const code = (e as ClientError).code;
-  if (code === "FARAD_ERR_NO_ENDPOINT") {
+  if (code === BalanceErrorCodes.NO_ENDPOINT) {
     ctx.setHeader("x-farad-upstream-error", code);
     ctx.string(503, "no upstream available");
     return;
@@ -172,12 +173,12 @@ function answerFailure(ctx: RequestContext, e: unknown): void {
     code === ClientErrorCodes.HEADERS_TIMEOUT ||
     code === ClientErrorCodes.REQUEST_TIMEOUT ||
     code === ClientErrorCodes.QUEUE_TIMEOUT;
-  if (code === ClientErrorCodes.REQUEST_BODY || code === "FARAD_ERR_BODY_ABORTED") {
+  if (code === ClientErrorCodes.REQUEST_BODY || code === ErrorCodes.BODY_ABORTED) {
     // Reading the downstream request body failed: the client is at fault (or gone).
     ctx.string(400, "the request body could not be read");
     return;
   }
-  ctx.setHeader("x-farad-upstream-error", code ?? "FARAD_ERR_UPSTREAM");
+  ctx.setHeader("x-farad-upstream-error", code ?? ClientErrorCodes.UPSTREAM);
   ctx.string(timeout ? 504 : 502, timeout ? "upstream timed out" : "bad gateway");
 }
 

@@ -1,10 +1,14 @@
 /**
  * Every error farad raises carries a stable `code` (FARAD_ERR_*) a program
- * can match on. The registry below is the list; docs/errors.md explains each.
+ * can match on. ErrorCodes is the registry of the server side: the modules
+ * that keep their own lists (BindErrorCodes, MultipartErrorCodes, the
+ * router's ERR_ROUTE_*) take their values from it. The HTTP client's codes
+ * are in ClientErrorCodes, BalanceErrorCodes and ResolveErrorCodes
+ * (src/client), the parser's answers in native/http1/errors.h.
+ * docs/errors.md explains every one, and test/errors-registry.test.ts
+ * checks that it does.
  */
 export const ErrorCodes = Object.freeze({
-  /** A request handler threw or rejected with something that is not an HttpError. */
-  HANDLER: "FARAD_ERR_HANDLER",
   /** A handler did not finish before its deadline. */
   HANDLER_TIMEOUT: "FARAD_ERR_HANDLER_TIMEOUT",
   /** A RequestContext was used after its request finished. */
@@ -29,6 +33,10 @@ export const ErrorCodes = Object.freeze({
   SERVER_STATE: "FARAD_ERR_SERVER_STATE",
   /** The native addon could not be loaded. */
   NATIVE_UNAVAILABLE: "FARAD_ERR_NATIVE_UNAVAILABLE",
+  /** The native server or client could not be created (out of descriptors, no event loop). */
+  NATIVE: "FARAD_ERR_NATIVE",
+  /** A native server handle was used after it was destroyed (a farad bug if seen). */
+  DESTROYED: "FARAD_ERR_DESTROYED",
   /** ctx.bind(): fields missing or of the wrong type (a 400 listing them). */
   BIND: "FARAD_ERR_BIND",
   /** ctx.bind(): a body whose Content-Type cannot be bound (a 415). */
@@ -37,6 +45,20 @@ export const ErrorCodes = Object.freeze({
   BIND_SCHEMA: "FARAD_ERR_BIND_SCHEMA",
   /** setCookie(): a name, value or attribute a browser would reject. */
   INVALID_COOKIE: "FARAD_ERR_INVALID_COOKIE",
+  /** ctx.multipart(): a limit was passed (a 413; err.limit names it). */
+  MULTIPART_LIMIT: "FARAD_ERR_MULTIPART_LIMIT",
+  /** ctx.multipart(): the body is not well-formed multipart/form-data (a 400). */
+  MULTIPART_MALFORMED: "FARAD_ERR_MULTIPART_MALFORMED",
+  /** ctx.multipart(): the request is not multipart/form-data (a 415). */
+  MULTIPART_MEDIA_TYPE: "FARAD_ERR_MULTIPART_MEDIA_TYPE",
+  /** A malformed route path (RouteError). */
+  ROUTE_INVALID: "FARAD_ERR_ROUTE_INVALID",
+  /** A route that matches exactly what another does (RouteError; the message names both). */
+  ROUTE_CONFLICT: "FARAD_ERR_ROUTE_CONFLICT",
+  /** A route method that is not an HTTP token (RouteError). */
+  ROUTE_METHOD_INVALID: "FARAD_ERR_ROUTE_METHOD_INVALID",
+  /** A router option of the wrong type (RouteError). */
+  ROUTE_OPTION_INVALID: "FARAD_ERR_ROUTE_OPTION_INVALID",
 });
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 

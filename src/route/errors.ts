@@ -4,10 +4,13 @@
  *
  * Codes are stable; match on `err.code`, not on the message.
  */
-export const ERR_ROUTE_INVALID = "FARAD_ERR_ROUTE_INVALID";
-export const ERR_ROUTE_CONFLICT = "FARAD_ERR_ROUTE_CONFLICT";
-export const ERR_ROUTE_METHOD_INVALID = "FARAD_ERR_ROUTE_METHOD_INVALID";
-export const ERR_ROUTE_OPTION_INVALID = "FARAD_ERR_ROUTE_OPTION_INVALID";
+import { ErrorCodes } from "../common/errors.js";
+
+// The values live in the one registry (ErrorCodes); these names stay for the router's users.
+export const ERR_ROUTE_INVALID = ErrorCodes.ROUTE_INVALID;
+export const ERR_ROUTE_CONFLICT = ErrorCodes.ROUTE_CONFLICT;
+export const ERR_ROUTE_METHOD_INVALID = ErrorCodes.ROUTE_METHOD_INVALID;
+export const ERR_ROUTE_OPTION_INVALID = ErrorCodes.ROUTE_OPTION_INVALID;
 
 export type RouteErrorCode =
   | typeof ERR_ROUTE_INVALID

@@ -5,6 +5,7 @@
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { ErrorCodes } from '../common/errors.js'
 
 export interface NativeServerHandle {
   listen(ip: string, port: number, backlog: number, reusePort: boolean, ipv6Only: boolean): number
@@ -86,7 +87,7 @@ export function loadNative(): NativeAddon {
   const err = new Error(
     `farad's native addon could not be loaded (${loadError.message}); run \`npm run build:native\` or install on a platform with a prebuild`,
   ) as Error & { code: string; cause: unknown }
-  err.code = 'FARAD_ERR_NATIVE_UNAVAILABLE'
+  err.code = ErrorCodes.NATIVE_UNAVAILABLE
   err.cause = loadError
   throw err
 }
