@@ -210,6 +210,38 @@ test("headers: case-insensitive access, repeats joined, set-cookie as array, raw
   }
 });
 
+test("each response keeps its own head after later batches reused the client's buffers; request() leaves the caller's options as they were", async () => {
+  const n = await nodeServer((req, res) => {
+    const id = req.url!.slice(1);
+    res.writeHead(200, `Reason ${id}`, { "x-id": id, "x-echo": `echo-${id}`, "content-length": 200_000 });
+    // Bodies big enough to take new read slabs while earlier heads are unread.
+    res.end(Buffer.alloc(200_000, id.charCodeAt(0)));
+  });
+  const client = new Client({ maxConnectionsPerHost: 8 });
+  try {
+    const opts = Array.from({ length: 24 }, (_, i) => ({ url: `http://127.0.0.1:${n.port}/${String.fromCharCode(97 + i)}` }));
+    const responses = await Promise.all(opts.map((o) => client.request(o)));
+    // Every body read to the end first: many more reader turns and batches.
+    const sizes = await Promise.all(responses.map(async (r) => (await r.bytes()).length));
+    assert.ok(sizes.every((s) => s === 200_000));
+    responses.forEach((r, i) => {
+      const id = String.fromCharCode(97 + i);
+      assert.is(r.header("x-id"), id);
+      assert.is(r.headers["x-echo"], `echo-${id}`);
+      assert.is(r.statusText, `Reason ${id}`);
+      assert.is(r.headers["content-length"], "200000");
+    });
+    // No method filled in, no hidden properties added.
+    for (const o of opts) {
+      assert.equal(Object.keys(o), ["url"]);
+      assert.is(Object.getOwnPropertySymbols(o).length, 0);
+    }
+  } finally {
+    client.close();
+    await closeNode(n.server);
+  }
+});
+
 test("bad requests are refused before anything is sent, with FARAD_ERR_INVALID_REQUEST", async () => {
   const client = new Client();
   const cases: [object, RegExp][] = [
