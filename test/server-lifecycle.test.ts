@@ -13,7 +13,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { accessLog, currentContext, HttpError, Server, type AccessLogEntry, type Context, type RequestContext, type Timings } from "../src/index.js";
 import { get, RawClient } from "./lib/raw-client.js";
-import { startServer, TEST_OPTIONS, watchdog, within, withServer } from "./lib/server.js";
+import { startServer, TEST_OPTIONS, until, watchdog, within, withServer } from "./lib/server.js";
 
 watchdog(30_000);
 
@@ -74,6 +74,24 @@ test("onShutdown hooks run concurrently during close(), bounded by exitWaitTimeo
   assert.is(finished, 2);
   assert.ok(Math.abs(started[0]! - started[1]!) < 50, "hooks ran concurrently");
   assert.ok(took >= 250 && took < 1500, `close() took ${took} ms with a hook that never ends`);
+});
+
+test("spin() listens for SIGINT and SIGTERM by default; exitWaitTimeout defaults to 5 s", async () => {
+  const app = new Server({ ...TEST_OPTIONS, exitWaitTimeout: undefined });
+  assert.is(app.config.exitWaitTimeout, 5_000);
+  app.get("/", (ctx) => ctx.string(200, "ok"));
+  const before = { int: process.listenerCount("SIGINT"), term: process.listenerCount("SIGTERM") };
+  const spinning = app.spin({ host: "127.0.0.1", port: 0 });
+  // The listeners go on once listen() has resolved.
+  await until(() => process.listenerCount("SIGTERM") > before.term, "spin()'s SIGTERM listener");
+  assert.is(process.listenerCount("SIGINT"), before.int + 1);
+  assert.is(process.listenerCount("SIGTERM"), before.term + 1);
+  // The listeners as the signal would call them (a real SIGTERM would also
+  // reach the test runner's own handlers).
+  process.emit("SIGTERM", "SIGTERM");
+  await within(spinning, 2000, "spin() after SIGTERM");
+  assert.is(process.listenerCount("SIGINT"), before.int);
+  assert.is(process.listenerCount("SIGTERM"), before.term);
 });
 
 test("spin() serves until a signal, then shuts down gracefully and resolves", async () => {
