@@ -8,19 +8,26 @@
 //           when its core is saturated the client, not the server, is the
 //           limit. A raw node:net sink (bodies-sink.ts) runs the same upload
 //           as the ceiling: no HTTP server can take it faster from this client.
+//           --sender picks the client: node (default; node:http's client in
+//           this process), sendfile (bench/clients/sendfile-upload.py, the
+//           body sent with sendfile(2) from a tmpfs file) or send (the same
+//           script with send()s from memory). On loopback each costs about
+//           the same client CPU per GiB: TCP, not the copy, is most of it
+//           (docs/streaming.md, "Upload throughput").
 //  download a 1 GiB file: farad's ctx.file (sendfile) against node:http's
 //           fs.createReadStream().pipe(res): server CPU-seconds per GiB.
 //
 // Servers run pinned to CPU 0, this client to CPU 1. Results are printed and
 // inserted into bench/RESULTS.md (newest first) unless --no-save.
-import { execFileSync } from "node:child_process";
-import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { request, type IncomingMessage } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { clockTicksPerSecond, coreUsed, cpuUsed, sampleCore, sampleCpu } from "./lib/cpu.js";
 import { describeMachine } from "./lib/machine.js";
-import { resultsMarkdown, serversDir } from "./lib/paths.js";
+import { repoRoot, resultsMarkdown, serversDir } from "./lib/paths.js";
 import { ServerProcess } from "./lib/server-process.js";
 
 const GiB = 1024 ** 3;
@@ -34,10 +41,11 @@ interface Opts {
   save: boolean;
   skip: string[];
   reps: number;
+  sender: "sendfile" | "send" | "node";
 }
 
 function parse(argv: string[]): Opts {
-  const o: Opts = { sizes: [1, 10], rate: 64, framings: ["length", "chunked"], only: ["farad", "farad-chunks", "node", "sink"], save: true, skip: [], reps: 3 };
+  const o: Opts = { sizes: [1, 10], rate: 64, framings: ["length", "chunked"], only: ["farad", "farad-chunks", "node", "sink"], save: true, skip: [], reps: 3, sender: "node" };
   for (const a of argv) {
     const [k, v = ""] = a.replace(/^--/, "").split("=") as [string, string?];
     if (k === "sizes") o.sizes = v.split(",").map(Number);
@@ -48,7 +56,8 @@ function parse(argv: string[]): Opts {
     else if (k === "no-save") o.save = false;
     else if (k === "reps") o.reps = Math.max(1, Number(v));
     else if (k === "quick") o.sizes = [0.25];
-    else throw new Error(`unknown option ${a}; known: --sizes=1,10 --rate=64 --framing=length,chunked --only=farad,farad-chunks,node,sink --skip=memory,upload,download --reps=3 --quick --no-save`);
+    else if (k === "sender" && (v === "sendfile" || v === "send" || v === "node")) o.sender = v;
+    else throw new Error(`unknown option ${a}; known: --sizes=1,10 --rate=64 --framing=length,chunked --only=farad,farad-chunks,node,sink --skip=memory,upload,download --reps=3 --sender=sendfile|send|node --quick --no-save`);
   }
   return o;
 }
@@ -59,6 +68,12 @@ const SERVERS: Record<string, { label: string; script: string; env?: Record<stri
   "farad-chunks": { label: "farad, bodyChunks()", script: join(serversDir, "bodies-farad.js"), env: { BODY_READ: "chunks" }, noDownload: true },
   node: { label: "node:http", script: join(serversDir, "bodies-node.js") },
   sink: { label: "raw socket", script: join(serversDir, "bodies-sink.js"), uploadOnly: true },
+};
+
+const SENDERS: Record<Opts["sender"], string> = {
+  node: "node:http, 1 MiB writes",
+  sendfile: "bench/clients/sendfile-upload.py, sendfile(2) from a 256 MiB tmpfs file",
+  send: "bench/clients/sendfile-upload.py --send, 1 MiB send()s",
 };
 
 function rssBytes(pid: number): number {
@@ -94,6 +109,101 @@ function post(port: number, path: string, total: number, chunked: boolean): Prom
     };
     pump();
   });
+}
+
+interface UploadResult {
+  status: number;
+  body: string;
+  seconds: number;
+  /** Python senders: the connection's TCP_INFO counters over the upload. */
+  tcp?: { retransmits: number; busy: number; rwnd_limited: number; sndbuf_limited: number };
+}
+
+/** The client of the speed runs: one upload at a time, and the CPU it has used so far. */
+interface Sender {
+  upload(path: string, total: number): Promise<UploadResult>;
+  /** CPU-seconds the client side (this process, and the sender process if any) has used so far. */
+  cpu(): number;
+  close(): Promise<void>;
+}
+
+function ownCpu(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
+/** This process's node:http client (post()). */
+function nodeSender(port: number): Sender {
+  return {
+    async upload(path, total) {
+      const t0 = performance.now();
+      const r = await post(port, path, total, false);
+      return { ...r, seconds: (performance.now() - t0) / 1000 };
+    },
+    cpu: ownCpu,
+    close: async () => {},
+  };
+}
+
+/**
+ * bench/clients/sendfile-upload.py, started once per server on this
+ * process's CPU: one upload per stdin line, one JSON line back, a new
+ * connection per upload, the body sent from `file` with sendfile(2), or with
+ * send() of 1 MiB blocks from memory when `send`.
+ */
+function pythonSender(port: number, file: string, send: boolean): Sender {
+  const script = join(repoRoot, "bench", "clients", "sendfile-upload.py");
+  const child: ChildProcess = spawn("python3", [script, "--port", String(port), "--file", file, ...(send ? ["--send", String(MiB)] : [])], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  let out = "";
+  let waiting: { resolve(line: string): void; reject(e: Error): void } | undefined;
+  child.stdout!.setEncoding("utf8").on("data", (d: string) => {
+    out += d;
+    const nl = out.indexOf("\n");
+    if (nl < 0 || !waiting) return;
+    const line = out.slice(0, nl);
+    out = out.slice(nl + 1);
+    const w = waiting;
+    waiting = undefined;
+    w.resolve(line);
+  });
+  void exited.then(() => waiting?.reject(new Error(`sendfile-upload.py exited (${child.exitCode ?? child.signalCode})`)));
+  return {
+    async upload(path, total) {
+      const line = await new Promise<string>((resolve, reject) => {
+        waiting = { resolve, reject };
+        child.stdin!.write(`${path} ${total}\n`);
+      });
+      const r = JSON.parse(line) as UploadResult & { error?: string };
+      if (r.error) throw new Error(`sendfile-upload.py: ${r.error}`);
+      return r;
+    },
+    cpu: () => ownCpu() + cpuUsed({ schedNs: 0, ticks: 0 }, sampleCpu(child.pid!)).seconds,
+    close: async () => {
+      child.stdin!.end();
+      await exited;
+    },
+  };
+}
+
+/**
+ * The python sender's body source: 256 MiB of random bytes on tmpfs (so in
+ * the page cache, and cold in the CPU caches as a NIC's data would be),
+ * sent four times per GiB. The caller removes it.
+ */
+function makeUploadSource(): string {
+  const dir = existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
+  const path = join(dir, `farad-bench-upload-${process.pid}.bin`);
+  const block = randomBytes(MiB);
+  const fd = openSync(path, "w");
+  try {
+    for (let i = 0; i < 256; i++) writeSync(fd, block);
+  } finally {
+    closeSync(fd);
+  }
+  return path;
 }
 
 function download(port: number): Promise<number> {
@@ -170,17 +280,20 @@ async function main(): Promise<void> {
     closeSync(fd);
   }
   process.env.FILE = file;
+  const source = o.sender !== "node" && !o.skip.includes("upload") ? makeUploadSource() : undefined;
   const memory: MemoryRow[] = [];
   const speed: SpeedRow[] = [];
+  try {
   for (const name of o.only) {
     const spec = SERVERS[name];
     if (!spec) throw new Error(`unknown server ${name}`);
     const sp = await ServerProcess.start(spec.script, 0, undefined, spec.env);
+    const sender = source ? pythonSender(sp.port, source, o.sender === "send") : nodeSender(sp.port);
     try {
       await post(sp.port, "/sink", 64 * MiB, false); // warm up
       // Speed first, on a fresh process; the long memory runs after.
       if (!o.skip.includes("upload")) {
-        await post(sp.port, "/sink", 256 * MiB, false); // warm: JIT, buffers
+        await sender.upload("/sink", 256 * MiB); // warm: JIT, buffers
         const runs: Required<Omit<SpeedRow, "server" | "what">>[] = [];
         const noisy: typeof runs = [];
         // A run during which other processes took more than 5% of a core is
@@ -189,19 +302,20 @@ async function main(): Promise<void> {
         for (let attempt = 0; runs.length < o.reps && attempt < o.reps + 3; attempt++) {
           if (!(await quiet())) console.log("note: the machine was not quiet before this run");
           const c0 = sampleCpu(sp.pid);
-          const k0 = process.cpuUsage();
+          const k0 = sender.cpu();
           const cores0 = [sampleCore(0), sampleCore(1)];
           const t0 = performance.now();
-          await post(sp.port, "/sink", GiB, false);
-          const secs = (performance.now() - t0) / 1000;
+          const r = await sender.upload("/sink", GiB);
+          const window = (performance.now() - t0) / 1000;
           const used = cpuUsed(c0, sampleCpu(sp.pid)).seconds;
-          const k = process.cpuUsage(k0);
-          const client = (k.user + k.system) / 1e6;
-          const others = coreUsed(cores0[0]!, sampleCore(0), used, secs).others + coreUsed(cores0[1]!, sampleCore(1), client, secs).others;
+          const client = sender.cpu() - k0;
+          if (r.status !== 200 || JSON.parse(r.body).n !== GiB) throw new Error(`${name}: bad upload answer ${r.status} ${r.body}\nserver stderr:\n${sp.stderrTail}`);
+          const secs = r.seconds;
+          const others = coreUsed(cores0[0]!, sampleCore(0), used, window).others + coreUsed(cores0[1]!, sampleCore(1), client, window).others;
           const run = { mbps: GiB / MiB / secs, cpuPerGiB: used, clientCpuPerGiB: client, clientBusy: client / secs, others };
-          const quietRun = others <= 0.05 * secs;
+          const quietRun = others <= 0.05 * window;
           (quietRun ? runs : noisy).push(run);
-          console.log(`upload   ${spec.label.padEnd(20)} ${(GiB / MiB / secs).toFixed(0)} MiB/s, ${used.toFixed(3)} CPU-s per GiB; client ${client.toFixed(3)} CPU-s per GiB, ${((100 * client) / secs).toFixed(0)}% of its core; others ${others.toFixed(2)} CPU-s${quietRun ? "" : " (set aside: not quiet)"}`);
+          console.log(`upload   ${spec.label.padEnd(20)} ${(GiB / MiB / secs).toFixed(0)} MiB/s, ${used.toFixed(3)} CPU-s per GiB; client ${client.toFixed(3)} CPU-s per GiB, ${((100 * client) / secs).toFixed(0)}% of its core; others ${others.toFixed(2)} CPU-s${r.tcp ? `; waited for the server's window ${r.tcp.rwnd_limited.toFixed(2)} s, ${r.tcp.retransmits} retransmits` : ""}${quietRun ? "" : " (set aside: not quiet)"}`);
         }
         noisy.sort((a, b) => a.others - b.others);
         while (runs.length < o.reps && noisy.length > 0) runs.push(noisy.shift()!);
@@ -248,8 +362,12 @@ async function main(): Promise<void> {
         }
       }
     } finally {
+      await sender.close();
       await sp.stop();
     }
+  }
+  } finally {
+    if (source) rmSync(source, { force: true });
   }
   const ratio = (what: "upload" | "download", key: "mbps" | "cpuPerGiB", a = "farad, bodyStream()"): string => {
     const f = speed.find((s) => s.server === a && s.what === what);
@@ -260,7 +378,7 @@ async function main(): Promise<void> {
     `## ${new Date().toISOString().replace(/\.\d+Z$/, "Z")} — \`npm run bench:bodies${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}\``,
     "",
     `- machine: ${machine}`,
-    `- servers pinned to CPU 0, client (node:http, 1 MiB writes) to CPU 1; uploads: median of ${o.reps} runs of 1 GiB after 320 MiB of warm-up, each started once both CPUs were 90% idle, a run during which others took over 5% of a core made again; the memory runs read at ${o.rate} MiB/s and discard`,
+    `- servers pinned to CPU 0, client (${SENDERS[o.sender]}) to CPU 1; uploads: median of ${o.reps} runs of 1 GiB after 320 MiB of warm-up, each started once both CPUs were 90% idle, a run during which others took over 5% of a core made again; the memory runs read at ${o.rate} MiB/s and discard`,
     "",
     "| memory: upload | server | framing | idle RSS (warm) | peak RSS | peak growth | time |",
     "| --- | --- | --- | ---: | ---: | ---: | ---: |",
