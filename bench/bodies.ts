@@ -283,46 +283,73 @@ async function main(): Promise<void> {
   const source = o.sender !== "node" && !o.skip.includes("upload") ? makeUploadSource() : undefined;
   const memory: MemoryRow[] = [];
   const speed: SpeedRow[] = [];
+  type Run = Required<Omit<SpeedRow, "server" | "what">>;
+  interface Live { name: string; spec: (typeof SERVERS)[string]; sp: ServerProcess; sender: Sender; runs: Run[]; noisy: Run[] }
+  const live: Live[] = [];
   try {
-  for (const name of o.only) {
-    const spec = SERVERS[name];
-    if (!spec) throw new Error(`unknown server ${name}`);
-    const sp = await ServerProcess.start(spec.script, 0, undefined, spec.env);
-    const sender = source ? pythonSender(sp.port, source, o.sender === "send") : nodeSender(sp.port);
-    try {
+    for (const name of o.only) {
+      const spec = SERVERS[name];
+      if (!spec) throw new Error(`unknown server ${name}`);
+      const sp = await ServerProcess.start(spec.script, 0, undefined, spec.env);
+      const sender = source ? pythonSender(sp.port, source, o.sender === "send") : nodeSender(sp.port);
+      live.push({ name, spec, sp, sender, runs: [], noisy: [] });
       await post(sp.port, "/sink", 64 * MiB, false); // warm up
-      // Speed first, on a fresh process; the long memory runs after.
-      if (!o.skip.includes("upload")) {
-        await sender.upload("/sink", 256 * MiB); // warm: JIT, buffers
-        const runs: Required<Omit<SpeedRow, "server" | "what">>[] = [];
-        const noisy: typeof runs = [];
-        // A run during which other processes took more than 5% of a core is
-        // set aside and made again (up to reps + 3 runs in all); only if too
-        // few quiet runs remain do the least noisy of the others fill in.
-        for (let attempt = 0; runs.length < o.reps && attempt < o.reps + 3; attempt++) {
-          if (!(await quiet())) console.log("note: the machine was not quiet before this run");
-          const c0 = sampleCpu(sp.pid);
-          const k0 = sender.cpu();
-          const cores0 = [sampleCore(0), sampleCore(1)];
-          const t0 = performance.now();
-          const r = await sender.upload("/sink", GiB);
-          const window = (performance.now() - t0) / 1000;
-          const used = cpuUsed(c0, sampleCpu(sp.pid)).seconds;
-          const client = sender.cpu() - k0;
-          if (r.status !== 200 || JSON.parse(r.body).n !== GiB) throw new Error(`${name}: bad upload answer ${r.status} ${r.body}\nserver stderr:\n${sp.stderrTail}`);
-          const secs = r.seconds;
-          const others = coreUsed(cores0[0]!, sampleCore(0), used, window).others + coreUsed(cores0[1]!, sampleCore(1), client, window).others;
-          const run = { mbps: GiB / MiB / secs, cpuPerGiB: used, clientCpuPerGiB: client, clientBusy: client / secs, others };
-          const quietRun = others <= 0.05 * window;
-          (quietRun ? runs : noisy).push(run);
-          console.log(`upload   ${spec.label.padEnd(20)} ${(GiB / MiB / secs).toFixed(0)} MiB/s, ${used.toFixed(3)} CPU-s per GiB; client ${client.toFixed(3)} CPU-s per GiB, ${((100 * client) / secs).toFixed(0)}% of its core; others ${others.toFixed(2)} CPU-s${r.tcp ? `; waited for the server's window ${r.tcp.rwnd_limited.toFixed(2)} s, ${r.tcp.retransmits} retransmits` : ""}${quietRun ? "" : " (set aside: not quiet)"}`);
+      if (!o.skip.includes("upload")) await sender.upload("/sink", 256 * MiB); // warm: JIT, buffers
+      sp.pause();
+    }
+    // Upload speed first, on fresh processes; the long memory runs after.
+    // Every server is up and the runs take turns (one per server per round,
+    // the order rotated), the others stopped (SIGSTOP): a slow spell of the
+    // machine (neighbours' memory traffic moves CPU-s per GiB by up to 2×)
+    // then hits every server alike instead of one. A run during which other
+    // processes took more than 5% of a core is set aside and made again (up
+    // to reps + 3 rounds); only if too few quiet runs remain do the least
+    // noisy of the others fill in.
+    if (!o.skip.includes("upload")) {
+      for (let round = 0; round < o.reps + 3 && live.some((l) => l.runs.length < o.reps); round++) {
+        for (let i = 0; i < live.length; i++) {
+          const l = live[(i + round) % live.length]!;
+          if (l.runs.length >= o.reps) continue;
+          const { sp, sender, spec } = l;
+          sp.resume();
+          try {
+            if (!(await quiet())) console.log("note: the machine was not quiet before this run");
+            const c0 = sampleCpu(sp.pid);
+            const k0 = sender.cpu();
+            const cores0 = [sampleCore(0), sampleCore(1)];
+            const t0 = performance.now();
+            const r = await sender.upload("/sink", GiB);
+            const window = (performance.now() - t0) / 1000;
+            const used = cpuUsed(c0, sampleCpu(sp.pid)).seconds;
+            const client = sender.cpu() - k0;
+            if (r.status !== 200 || JSON.parse(r.body).n !== GiB) throw new Error(`${l.name}: bad upload answer ${r.status} ${r.body}\nserver stderr:\n${sp.stderrTail}`);
+            const secs = r.seconds;
+            const others = coreUsed(cores0[0]!, sampleCore(0), used, window).others + coreUsed(cores0[1]!, sampleCore(1), client, window).others;
+            const run = { mbps: GiB / MiB / secs, cpuPerGiB: used, clientCpuPerGiB: client, clientBusy: client / secs, others };
+            const quietRun = others <= 0.05 * window;
+            (quietRun ? l.runs : l.noisy).push(run);
+            console.log(`upload   ${spec.label.padEnd(20)} ${(GiB / MiB / secs).toFixed(0)} MiB/s, ${used.toFixed(3)} CPU-s per GiB; client ${client.toFixed(3)} CPU-s per GiB, ${((100 * client) / secs).toFixed(0)}% of its core; others ${others.toFixed(2)} CPU-s${r.tcp ? `; waited for the server's window ${r.tcp.rwnd_limited.toFixed(2)} s, ${r.tcp.retransmits} retransmits` : ""}${quietRun ? "" : " (set aside: not quiet)"}`);
+          } finally {
+            sp.pause();
+          }
         }
-        noisy.sort((a, b) => a.others - b.others);
-        while (runs.length < o.reps && noisy.length > 0) runs.push(noisy.shift()!);
-        const pick = (key: keyof (typeof runs)[number]): number => median(runs.map((r) => r[key]));
-        speed.push({ server: spec.label, what: "upload", mbps: pick("mbps"), cpuPerGiB: pick("cpuPerGiB"), clientCpuPerGiB: pick("clientCpuPerGiB"), clientBusy: pick("clientBusy"), others: pick("others") });
       }
-      if (spec.uploadOnly) continue;
+      for (const l of live) {
+        const runs = l.runs;
+        l.noisy.sort((a, b) => a.others - b.others);
+        while (runs.length < o.reps && l.noisy.length > 0) runs.push(l.noisy.shift()!);
+        const pick = (key: keyof Run): number => median(runs.map((r) => r[key]));
+        speed.push({ server: l.spec.label, what: "upload", mbps: pick("mbps"), cpuPerGiB: pick("cpuPerGiB"), clientCpuPerGiB: pick("clientCpuPerGiB"), clientBusy: pick("clientBusy"), others: pick("others") });
+      }
+    }
+    // Then one server at a time: the download and the memory runs.
+    for (const { name, spec, sp, sender } of live) {
+      await sender.close();
+      sp.resume();
+      if (spec.uploadOnly) {
+        await sp.stop();
+        continue;
+      }
       if (!o.skip.includes("download") && !spec.noDownload) {
         // Warm the page cache right before: this VM reclaims idle page
         // cache (DAMON), and populating it is charged to whoever reads first.
@@ -361,14 +388,17 @@ async function main(): Promise<void> {
           }
         }
       }
-    } finally {
-      await sender.close();
       await sp.stop();
     }
-  }
   } finally {
+    for (const l of live) {
+      await l.sender.close();
+      await l.sp.stop();
+    }
     if (source) rmSync(source, { force: true });
   }
+  const order = (label: string): number => live.findIndex((l) => l.spec.label === label);
+  speed.sort((a, b) => order(a.server) - order(b.server) || (a.what === "upload" ? -1 : 1));
   const ratio = (what: "upload" | "download", key: "mbps" | "cpuPerGiB", a = "farad, bodyStream()"): string => {
     const f = speed.find((s) => s.server === a && s.what === what);
     const n = speed.find((s) => s.server === "node:http" && s.what === what);
@@ -378,7 +408,7 @@ async function main(): Promise<void> {
     `## ${new Date().toISOString().replace(/\.\d+Z$/, "Z")} — \`npm run bench:bodies${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}\``,
     "",
     `- machine: ${machine}`,
-    `- servers pinned to CPU 0, client (${SENDERS[o.sender]}) to CPU 1; uploads: median of ${o.reps} runs of 1 GiB after 320 MiB of warm-up, each started once both CPUs were 90% idle, a run during which others took over 5% of a core made again; the memory runs read at ${o.rate} MiB/s and discard`,
+    `- servers pinned to CPU 0, client (${SENDERS[o.sender]}) to CPU 1; uploads: median of ${o.reps} runs of 1 GiB after 320 MiB of warm-up, the servers taking turns, each run started once both CPUs were 90% idle, a run during which others took over 5% of a core made again; the memory runs read at ${o.rate} MiB/s and discard`,
     "",
     "| memory: upload | server | framing | idle RSS (warm) | peak RSS | peak growth | time |",
     "| --- | --- | --- | ---: | ---: | ---: | ---: |",
