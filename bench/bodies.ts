@@ -284,72 +284,81 @@ async function main(): Promise<void> {
   const memory: MemoryRow[] = [];
   const speed: SpeedRow[] = [];
   type Run = Required<Omit<SpeedRow, "server" | "what">>;
-  interface Live { name: string; spec: (typeof SERVERS)[string]; sp: ServerProcess; sender: Sender; runs: Run[]; noisy: Run[] }
-  const live: Live[] = [];
+  interface Entry { name: string; spec: (typeof SERVERS)[string]; runs: Run[]; noisy: Run[] }
+  const entries: Entry[] = o.only.map((name) => {
+    const spec = SERVERS[name];
+    if (!spec) throw new Error(`unknown server ${name}`);
+    return { name, spec, runs: [], noisy: [] };
+  });
+  let current: { sp: ServerProcess; sender?: Sender } | undefined;
+  /** A fresh server process, warmed up: 64 MiB from node:http's client, then 256 MiB from `sender` if given. */
+  const fresh = async (e: Entry, sender?: (port: number) => Sender): Promise<{ sp: ServerProcess; sender?: Sender }> => {
+    const sp = await ServerProcess.start(e.spec.script, 0, undefined, e.spec.env);
+    current = { sp };
+    current.sender = sender?.(sp.port);
+    await post(sp.port, "/sink", 64 * MiB, false); // warm up
+    if (current.sender) await current.sender.upload("/sink", 256 * MiB); // warm: JIT, buffers
+    return current;
+  };
+  const retire = async (): Promise<void> => {
+    const c = current;
+    current = undefined;
+    await c?.sender?.close();
+    await c?.sp.stop();
+  };
   try {
-    for (const name of o.only) {
-      const spec = SERVERS[name];
-      if (!spec) throw new Error(`unknown server ${name}`);
-      const sp = await ServerProcess.start(spec.script, 0, undefined, spec.env);
-      const sender = source ? pythonSender(sp.port, source, o.sender === "send") : nodeSender(sp.port);
-      live.push({ name, spec, sp, sender, runs: [], noisy: [] });
-      await post(sp.port, "/sink", 64 * MiB, false); // warm up
-      if (!o.skip.includes("upload")) await sender.upload("/sink", 256 * MiB); // warm: JIT, buffers
-      sp.pause();
-    }
-    // Upload speed first, on fresh processes; the long memory runs after.
-    // Every server is up and the runs take turns (one per server per round,
-    // the order rotated), the others stopped (SIGSTOP): a slow spell of the
-    // machine (neighbours' memory traffic moves CPU-s per GiB by up to 2×)
-    // then hits every server alike instead of one. A run during which other
-    // processes took more than 5% of a core is set aside and made again (up
-    // to reps + 3 rounds); only if too few quiet runs remain do the least
-    // noisy of the others fill in.
+    // Upload speed, in rounds: each round makes one run per server (the
+    // order rotated), each run on a fresh, warmed-up server process. A
+    // process's cost per GiB can sit at 1× or 2-3× for its whole life
+    // (node:http and the raw sink too), and the machine's speed drifts with
+    // its neighbours' memory traffic, so runs of one process in a row would
+    // measure one draw of each. A run during which other processes took
+    // more than 5% of a core is set aside and made again (up to reps + 3
+    // rounds); only if too few quiet runs remain do the least noisy of the
+    // others fill in.
     if (!o.skip.includes("upload")) {
-      for (let round = 0; round < o.reps + 3 && live.some((l) => l.runs.length < o.reps); round++) {
-        for (let i = 0; i < live.length; i++) {
-          const l = live[(i + round) % live.length]!;
-          if (l.runs.length >= o.reps) continue;
-          const { sp, sender, spec } = l;
-          sp.resume();
+      const makeSender = (port: number): Sender => (source ? pythonSender(port, source, o.sender === "send") : nodeSender(port));
+      for (let round = 0; round < o.reps + 3 && entries.some((e) => e.runs.length < o.reps); round++) {
+        for (let i = 0; i < entries.length; i++) {
+          const e = entries[(i + round) % entries.length]!;
+          if (e.runs.length >= o.reps) continue;
+          const { sp, sender } = await fresh(e, makeSender);
           try {
             if (!(await quiet())) console.log("note: the machine was not quiet before this run");
             const c0 = sampleCpu(sp.pid);
-            const k0 = sender.cpu();
+            const k0 = sender!.cpu();
             const cores0 = [sampleCore(0), sampleCore(1)];
             const t0 = performance.now();
-            const r = await sender.upload("/sink", GiB);
+            const r = await sender!.upload("/sink", GiB);
             const window = (performance.now() - t0) / 1000;
             const used = cpuUsed(c0, sampleCpu(sp.pid)).seconds;
-            const client = sender.cpu() - k0;
-            if (r.status !== 200 || JSON.parse(r.body).n !== GiB) throw new Error(`${l.name}: bad upload answer ${r.status} ${r.body}\nserver stderr:\n${sp.stderrTail}`);
+            const client = sender!.cpu() - k0;
+            if (r.status !== 200 || JSON.parse(r.body).n !== GiB) throw new Error(`${e.name}: bad upload answer ${r.status} ${r.body}\nserver stderr:\n${sp.stderrTail}`);
             const secs = r.seconds;
             const others = coreUsed(cores0[0]!, sampleCore(0), used, window).others + coreUsed(cores0[1]!, sampleCore(1), client, window).others;
             const run = { mbps: GiB / MiB / secs, cpuPerGiB: used, clientCpuPerGiB: client, clientBusy: client / secs, others };
             const quietRun = others <= 0.05 * window;
-            (quietRun ? l.runs : l.noisy).push(run);
-            console.log(`upload   ${spec.label.padEnd(20)} ${(GiB / MiB / secs).toFixed(0)} MiB/s, ${used.toFixed(3)} CPU-s per GiB; client ${client.toFixed(3)} CPU-s per GiB, ${((100 * client) / secs).toFixed(0)}% of its core; others ${others.toFixed(2)} CPU-s${r.tcp ? `; waited for the server's window ${r.tcp.rwnd_limited.toFixed(2)} s, ${r.tcp.retransmits} retransmits` : ""}${quietRun ? "" : " (set aside: not quiet)"}`);
+            (quietRun ? e.runs : e.noisy).push(run);
+            console.log(`upload   ${e.spec.label.padEnd(20)} ${(GiB / MiB / secs).toFixed(0)} MiB/s, ${used.toFixed(3)} CPU-s per GiB; client ${client.toFixed(3)} CPU-s per GiB, ${((100 * client) / secs).toFixed(0)}% of its core; others ${others.toFixed(2)} CPU-s${r.tcp ? `; waited for the server's window ${r.tcp.rwnd_limited.toFixed(2)} s, ${r.tcp.retransmits} retransmits` : ""}${quietRun ? "" : " (set aside: not quiet)"}`);
           } finally {
-            sp.pause();
+            await retire();
           }
         }
       }
-      for (const l of live) {
-        const runs = l.runs;
-        l.noisy.sort((a, b) => a.others - b.others);
-        while (runs.length < o.reps && l.noisy.length > 0) runs.push(l.noisy.shift()!);
+      for (const e of entries) {
+        const runs = e.runs;
+        e.noisy.sort((a, b) => a.others - b.others);
+        while (runs.length < o.reps && e.noisy.length > 0) runs.push(e.noisy.shift()!);
         const pick = (key: keyof Run): number => median(runs.map((r) => r[key]));
-        speed.push({ server: l.spec.label, what: "upload", mbps: pick("mbps"), cpuPerGiB: pick("cpuPerGiB"), clientCpuPerGiB: pick("clientCpuPerGiB"), clientBusy: pick("clientBusy"), others: pick("others") });
+        speed.push({ server: e.spec.label, what: "upload", mbps: pick("mbps"), cpuPerGiB: pick("cpuPerGiB"), clientCpuPerGiB: pick("clientCpuPerGiB"), clientBusy: pick("clientBusy"), others: pick("others") });
       }
     }
-    // Then one server at a time: the download and the memory runs.
-    for (const { name, spec, sp, sender } of live) {
-      await sender.close();
-      sp.resume();
-      if (spec.uploadOnly) {
-        await sp.stop();
-        continue;
-      }
+    // Then one server at a time, on a fresh process warmed up with 320 MiB:
+    // the download and the memory runs.
+    for (const e of entries) {
+      const { name, spec } = e;
+      if (spec.uploadOnly || (o.skip.includes("memory") && (o.skip.includes("download") || spec.noDownload))) continue;
+      const { sp } = await fresh(e, nodeSender);
       if (!o.skip.includes("download") && !spec.noDownload) {
         // Warm the page cache right before: this VM reclaims idle page
         // cache (DAMON), and populating it is charged to whoever reads first.
@@ -388,16 +397,13 @@ async function main(): Promise<void> {
           }
         }
       }
-      await sp.stop();
+      await retire();
     }
   } finally {
-    for (const l of live) {
-      await l.sender.close();
-      await l.sp.stop();
-    }
+    await retire();
     if (source) rmSync(source, { force: true });
   }
-  const order = (label: string): number => live.findIndex((l) => l.spec.label === label);
+  const order = (label: string): number => entries.findIndex((e) => e.spec.label === label);
   speed.sort((a, b) => order(a.server) - order(b.server) || (a.what === "upload" ? -1 : 1));
   const ratio = (what: "upload" | "download", key: "mbps" | "cpuPerGiB", a = "farad, bodyStream()"): string => {
     const f = speed.find((s) => s.server === a && s.what === what);
@@ -408,7 +414,7 @@ async function main(): Promise<void> {
     `## ${new Date().toISOString().replace(/\.\d+Z$/, "Z")} — \`npm run bench:bodies${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}\``,
     "",
     `- machine: ${machine}`,
-    `- servers pinned to CPU 0, client (${SENDERS[o.sender]}) to CPU 1; uploads: median of ${o.reps} runs of 1 GiB after 320 MiB of warm-up, the servers taking turns, each run started once both CPUs were 90% idle, a run during which others took over 5% of a core made again; the memory runs read at ${o.rate} MiB/s and discard`,
+    `- servers pinned to CPU 0, client (${SENDERS[o.sender]}) to CPU 1; uploads: median of ${o.reps} runs of 1 GiB, each on a fresh server process after 320 MiB of warm-up, the servers taking turns, each run started once both CPUs were 90% idle, a run during which others took over 5% of a core made again; the memory runs read at ${o.rate} MiB/s and discard`,
     "",
     "| memory: upload | server | framing | idle RSS (warm) | peak RSS | peak growth | time |",
     "| --- | --- | --- | ---: | ---: | ---: | ---: |",
