@@ -6,7 +6,7 @@ client with send() from memory, as a control). The idea was a client cheaper
 than node:http's: sendfile() from a file in the page cache (tmpfs) hands TCP
 references to the file's pages, so the sender makes no copy. Measured on the
 2-vCPU loopback VM (docs/streaming.md, "Upload throughput"), it is not
-cheaper: 0.26-0.35 CPU-seconds per GiB against 0.24-0.31 for send() and for
+cheaper: 0.26-0.37 CPU-seconds per GiB against 0.23-0.31 for send() and for
 node:http's client. A loopback sender's cost is mostly TCP, its own and the
 receiver's input processing, which runs in softirq on the sending CPU; the
 copy is a small part of it.
