@@ -40,9 +40,9 @@ export class ServerProcess {
     })
   }
 
-  static async start(script: string, cpu: number | undefined, timeoutMs = 20_000, env: Record<string, string> = {}): Promise<ServerProcess> {
+  static async start(script: string, cpu: number | undefined, timeoutMs = 20_000, env: Record<string, string> = {}, nodeArgs: readonly string[] = []): Promise<ServerProcess> {
     const port = await freePort()
-    const argv = [process.execPath, script]
+    const argv = [process.execPath, ...nodeArgs, script]
     const full = cpu === undefined ? argv : ['taskset', '-c', String(cpu), ...argv]
     const child = spawn(full[0]!, full.slice(1), {
       env: { ...process.env, ...env, PORT: String(port) },

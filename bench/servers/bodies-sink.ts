@@ -10,6 +10,7 @@ const LENGTH = /\r\ncontent-length:[ \t]*(\d+)/i;
 const server = createServer((socket) => {
   let head = "";
   let left = -1; // body bytes still to come; -1: reading a head
+  let length = 0;
   socket.on("data", (data: Buffer) => {
     let off = 0;
     while (off < data.length) {
@@ -18,7 +19,7 @@ const server = createServer((socket) => {
         head += data.toString("latin1", off, end < 0 ? data.length : end + 4);
         if (end < 0) return;
         off = end + 4;
-        left = Number(LENGTH.exec(head)?.[1] ?? 0);
+        left = length = Number(LENGTH.exec(head)?.[1] ?? 0);
         head = "";
       }
       const n = Math.min(left, data.length - off);
@@ -26,7 +27,8 @@ const server = createServer((socket) => {
       off += n;
       if (left === 0) {
         left = -1;
-        socket.write('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}');
+        const body = JSON.stringify({ n: length });
+        socket.write(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
       }
     }
   });
